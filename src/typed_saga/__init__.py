@@ -1,0 +1,70 @@
+"""typed-saga: typed multi-step workflows with compensation, built on ``returns``.
+
+Describe the steps, each with an optional compensation; the runner runs them
+in order and, on the first ``Failure``, undoes the completed ones in reverse
+and hands back that very ``Failure``.
+
+>>> from returns.result import Failure, Result, Success
+>>> from typed_saga import step
+>>> created: list[str] = []
+>>> def create(name: str) -> Result[str, str]:
+...     created.append(name)
+...     return Success(name)
+>>> def delete(name: str) -> Result[None, str]:
+...     created.remove(name)
+...     return Success(None)
+>>> saga = step("create", create, compensate=delete).then(
+...     step("attach", lambda _: Failure("quota exceeded"))
+... )
+>>> saga.run("vol-1")
+<Failure: quota exceeded>
+>>> created
+[]
+"""
+
+from typed_saga._events import (
+    CompensationFailed,
+    CompensationSkipped,
+    CompensationStarted,
+    CompensationSucceeded,
+    Event,
+    Listener,
+    SagaFailed,
+    SagaStarted,
+    SagaSucceeded,
+    StepFailed,
+    StepStarted,
+    StepSucceeded,
+)
+from typed_saga._handler import Action, Handler, run
+from typed_saga._node import Policy
+from typed_saga._parallel import parallel
+from typed_saga._report import SagaReport, StepOutcome, StepRecord
+from typed_saga._saga import AsyncSaga, Saga
+from typed_saga._step import step
+
+__all__ = (
+    "Action",
+    "AsyncSaga",
+    "CompensationFailed",
+    "CompensationSkipped",
+    "CompensationStarted",
+    "CompensationSucceeded",
+    "Event",
+    "Handler",
+    "Listener",
+    "Policy",
+    "Saga",
+    "SagaFailed",
+    "SagaReport",
+    "SagaStarted",
+    "SagaSucceeded",
+    "StepFailed",
+    "StepOutcome",
+    "StepRecord",
+    "StepStarted",
+    "StepSucceeded",
+    "parallel",
+    "run",
+    "step",
+)

@@ -1,0 +1,212 @@
+"""Typed events a run emits, the :class:`Listener` protocol, and the default
+listener that turns events into log records on the ``typed_saga`` logger.
+
+Events carry names, outcomes, durations and errors — never a step's input or
+output, which may hold secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypeAlias
+
+logger = logging.getLogger("typed_saga")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SagaStarted:
+    """A run began."""
+
+    run_id: str
+    saga: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SagaSucceeded:
+    """A run finished with ``Success``."""
+
+    run_id: str
+    saga: str | None
+    duration: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SagaFailed:
+    """A run ended by a failing step, after its unwinding.
+
+    ``error`` is the failure value or the exception; ``left_uncompensated`` names
+    the steps whose effects are still out there.
+    """
+
+    run_id: str
+    saga: str | None
+    duration: float
+    step: str
+    error: object
+    left_uncompensated: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted:
+    """A step's action is about to be called."""
+
+    run_id: str
+    saga: str | None
+    step: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSucceeded:
+    """A step's action returned ``Success``."""
+
+    run_id: str
+    saga: str | None
+    step: str
+    duration: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailed:
+    """A step's action returned ``Failure``, raised, or returned a non-``Result``."""
+
+    run_id: str
+    saga: str | None
+    step: str
+    duration: float
+    error: object
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationStarted:
+    """A completed step's compensation is about to be called."""
+
+    run_id: str
+    saga: str | None
+    step: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationSucceeded:
+    """A compensation returned ``Success``."""
+
+    run_id: str
+    saga: str | None
+    step: str
+    duration: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationFailed:
+    """A compensation returned ``Failure``, raised, or timed out."""
+
+    run_id: str
+    saga: str | None
+    step: str
+    duration: float
+    error: object
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationSkipped:
+    """A completed step was not compensated: it declared no compensation, or the
+    ``"stop"`` policy ended the unwinding before it."""
+
+    run_id: str
+    saga: str | None
+    step: str
+    reason: Literal["no compensation", "stopped by policy"]
+
+
+Event: TypeAlias = (
+    SagaStarted
+    | SagaSucceeded
+    | SagaFailed
+    | StepStarted
+    | StepSucceeded
+    | StepFailed
+    | CompensationStarted
+    | CompensationSucceeded
+    | CompensationFailed
+    | CompensationSkipped
+)
+"""Every event a run can emit."""
+
+
+class Listener(Protocol):
+    """Anything callable with one :data:`Event`. Listeners run synchronously,
+    in the run's thread or task; one that raises is logged and ignored, so
+    observing can never change a run's outcome.
+
+    >>> seen: list[Event] = []
+    >>> listener: Listener = seen.append
+    """
+
+    def __call__(self, event: Event, /) -> None:
+        """Receive one event."""
+
+
+def log_event(event: Event) -> None:
+    """The default listener: failed compensations at ERROR, steps left
+    un-compensated at WARNING, step and compensation progress at DEBUG.
+
+    Every record carries ``saga_run_id``, ``saga_name`` and ``saga_step`` (and
+    ``saga_error`` where there is one) as ``extra`` fields, so structured
+    loggers can index them.
+    """
+    if isinstance(event, CompensationFailed):
+        logger.error(
+            "compensation of step %r failed: %s",
+            event.step,
+            _describe(event.error),
+            extra=_extra(event, event.step, event.error),
+        )
+    elif isinstance(event, SagaFailed):
+        if event.left_uncompensated:
+            logger.warning(
+                "unwinding stopped; steps left un-compensated: %s",
+                ", ".join(repr(name) for name in event.left_uncompensated),
+                extra={
+                    **_extra(event, event.step, event.error),
+                    "saga_left_uncompensated": event.left_uncompensated,
+                },
+            )
+    elif logger.isEnabledFor(logging.DEBUG):
+        if isinstance(event, StepStarted | CompensationStarted):
+            what = "step" if isinstance(event, StepStarted) else "compensation of"
+            logger.debug("%s %r started", what, event.step, extra=_extra(event, event.step))
+        elif isinstance(event, StepSucceeded | CompensationSucceeded):
+            what = "step" if isinstance(event, StepSucceeded) else "compensation of"
+            logger.debug(
+                "%s %r succeeded in %.6fs",
+                what,
+                event.step,
+                event.duration,
+                extra=_extra(event, event.step),
+            )
+        elif isinstance(event, StepFailed):
+            logger.debug(
+                "step %r failed: %s",
+                event.step,
+                _describe(event.error),
+                extra=_extra(event, event.step, event.error),
+            )
+
+
+def _describe(error: object) -> str:
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    return repr(error)
+
+
+def _extra(
+    event: Event, step: str, error: object = None
+) -> dict[str, object]:
+    extra: dict[str, object] = {
+        "saga_run_id": event.run_id,
+        "saga_name": event.saga,
+        "saga_step": step,
+    }
+    if error is not None:
+        extra["saga_error"] = _describe(error)
+    return extra

@@ -1,0 +1,200 @@
+"""What happened to each step of one run: :class:`StepOutcome`, :class:`StepRecord`,
+:class:`SagaReport`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Generic, TypeVar, final
+
+from returns.result import Result
+
+_Out_co = TypeVar("_Out_co", covariant=True)
+_Err_co = TypeVar("_Err_co", covariant=True)
+
+
+@final
+class StepOutcome(StrEnum):
+    """The fate of one step in one run.
+
+    >>> StepOutcome.COMPENSATED == "compensated"
+    True
+    """
+
+    SUCCEEDED = "succeeded"
+    """The action succeeded and nothing undid it (the run succeeded, or the step
+    had no compensation)."""
+    FAILED = "failed"
+    """The action returned a ``Failure`` or raised: the run stopped here."""
+    COMPENSATED = "compensated"
+    """The action succeeded, a later step failed, and the compensation succeeded."""
+    COMPENSATION_FAILED = "compensation_failed"
+    """The compensation returned a ``Failure``, raised, or timed out."""
+    LEFT_UNCOMPENSATED = "left_uncompensated"
+    """The ``"stop"`` policy ended the unwinding before this step was reached:
+    its effects are still out there and need manual cleanup."""
+    NOT_RUN = "not_run"
+    """A step after the failing one: its action never ran."""
+
+
+@final
+class StepRecord:
+    """One step's line in a :class:`SagaReport`.
+
+    ``error`` is the failure value (what was inside the ``Failure``) or the
+    exception, for ``failed`` and ``compensation_failed`` steps; otherwise ``None``.
+    ``branches`` holds the records of each branch of a :func:`~typed_saga.parallel`
+    group (empty for a plain step).
+
+    >>> StepRecord("create network", StepOutcome.COMPENSATED)
+    StepRecord('create network', 'compensated')
+    """
+
+    __slots__ = ("branches", "error", "name", "outcome")
+
+    name: str
+    outcome: StepOutcome
+    error: object
+    branches: tuple[tuple[StepRecord, ...], ...]
+
+    def __init__(
+        self,
+        name: str,
+        outcome: StepOutcome,
+        error: object = None,
+        branches: tuple[tuple[StepRecord, ...], ...] = (),
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "error", error)
+        object.__setattr__(self, "branches", branches)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"StepRecord is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"StepRecord is immutable; cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StepRecord):
+            return NotImplemented
+        return (self.name, self.outcome, self.error, self.branches) == (
+            other.name,
+            other.outcome,
+            other.error,
+            other.branches,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.outcome))
+
+    def __repr__(self) -> str:
+        extra = "" if self.error is None else f", error={self.error!r}"
+        if self.branches:
+            extra += f", branches={self.branches!r}"
+        return f"StepRecord({self.name!r}, {str(self.outcome)!r}{extra})"
+
+
+@final
+class SagaReport(Generic[_Out_co, _Err_co]):
+    """The result of one run plus one :class:`StepRecord` per step, in order.
+
+    ``report.result`` is exactly what :meth:`Saga.run <typed_saga.Saga.run>` would
+    have returned (on failure, the very ``Failure`` object of the failing action).
+    ``str(report)`` is a table you can paste into an incident ticket.
+
+    >>> from returns.result import Success
+    >>> report = SagaReport(
+    ...     Success(3), (StepRecord("allocate quota", StepOutcome.SUCCEEDED),)
+    ... )
+    >>> print(report)
+    saga succeeded: <Success: 3>
+    step            outcome    error
+    --------------  ---------  -----
+    allocate quota  succeeded
+    """
+
+    __slots__ = ("name", "result", "steps")
+
+    result: Result[_Out_co, _Err_co]
+    steps: tuple[StepRecord, ...]
+    name: str | None
+
+    def __init__(
+        self,
+        result: Result[_Out_co, _Err_co],
+        steps: tuple[StepRecord, ...],
+        name: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "result", result)
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "name", name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SagaReport is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"SagaReport is immutable; cannot delete {name!r}")
+
+    @property
+    def left_uncompensated(self) -> tuple[str, ...]:
+        """Names of the steps whose effects were left behind by the ``"stop"``
+        policy or a failed compensation: what an operator must clean up by hand."""
+        bad = (StepOutcome.LEFT_UNCOMPENSATED, StepOutcome.COMPENSATION_FAILED)
+        return tuple(record.name for record in _walk(self.steps) if record.outcome in bad)
+
+    def __repr__(self) -> str:
+        return f"SagaReport(result={self.result!r}, steps={self.steps!r})"
+
+    def __str__(self) -> str:
+        title = "saga" if self.name is None else f"saga {self.name!r}"
+        verdict = "succeeded" if _is_success(self.result) else "failed"
+        rows: list[tuple[str, ...]] = [("step", "outcome", "error")]
+        rows.extend(
+            (indent + record.name, str(record.outcome), _short(record.error))
+            for indent, record in _rows(self.steps, "")
+        )
+        widths = [max(len(row[col]) for row in rows) for col in range(3)]
+        rows.insert(1, tuple("-" * width for width in widths))
+        lines = [f"{title} {verdict}: {self.result!r}"]
+        lines.extend(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            .rstrip()
+            for row in rows
+        )
+        return "\n".join(lines)
+
+
+def _is_success(result: Result[object, object]) -> bool:
+    from returns.result import Success
+
+    return isinstance(result, Success)
+
+
+def _short(error: object) -> str:
+    if error is None:
+        return ""
+    if type(error).__name__ in {"CancelledError", "Cancelled"}:
+        return "cancelled"
+    text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else repr(error)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _rows(
+    records: tuple[StepRecord, ...], indent: str
+) -> list[tuple[str, StepRecord]]:
+    out: list[tuple[str, StepRecord]] = []
+    for record in records:
+        out.append((indent, record))
+        for number, branch in enumerate(record.branches, start=1):
+            for sub_indent, sub in _rows(branch, indent + "  "):
+                out.append((sub_indent + f"[{number}] " if sub_indent == indent + "  " else sub_indent, sub))
+    return out
+
+
+def _walk(records: tuple[StepRecord, ...]) -> list[StepRecord]:
+    out: list[StepRecord] = []
+    for record in records:
+        out.append(record)
+        for branch in record.branches:
+            out.extend(_walk(branch))
+    return out

@@ -1,0 +1,355 @@
+"""The two saga values, :class:`Saga` (sync) and :class:`AsyncSaga`.
+
+Both are immutable definitions: an ordered sequence of steps. ``then``
+concatenates, ``map`` appends a pure transformation; neither touches the
+original. The runners live in ``_fold`` (sync) and ``_afold`` (async).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar, Union, cast, final, overload
+
+from returns.result import Result, Success
+
+from typed_saga import _fold
+from typed_saga._events import Listener
+from typed_saga._node import Group, Node, Policy, Step, check_name, check_policy
+from typed_saga._report import SagaReport
+from typed_saga._trace import Observer, build_report
+
+_In_contra = TypeVar("_In_contra", contravariant=True)
+_Out_co = TypeVar("_Out_co", covariant=True)
+_Err_co = TypeVar("_Err_co", covariant=True)
+_New = TypeVar("_New")
+_E2 = TypeVar("_E2")
+
+_Part = Union[Node, "_Definition"]
+
+
+class _Definition:
+    """Shared storage: a tree of parts flattened once, on first use.
+
+    ``then`` is O(1) (it pairs two definitions), so building a 100,000-step
+    saga in a loop stays linear; the flat tuple of nodes is computed by an
+    explicit stack (no recursion) and cached, which is invisible from outside.
+    """
+
+    __slots__ = ("_flat", "_listeners", "_name", "_parts")
+
+    _parts: tuple[_Part, ...]
+    _flat: tuple[Node, ...] | None
+    _name: str | None
+    _listeners: tuple[Listener, ...]
+
+    def __init__(
+        self,
+        parts: tuple[_Part, ...],
+        name: str | None = None,
+        listeners: tuple[Listener, ...] = (),
+    ) -> None:
+        object.__setattr__(self, "_parts", parts)
+        object.__setattr__(self, "_flat", None)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_listeners", listeners)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(
+            f"{type(self).__name__} is immutable: then(), map() and named() "
+            "return new sagas instead"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """Every node in run order (``parallel`` groups are one node each)."""
+        flat = self._flat
+        if flat is None:
+            out: list[Node] = []
+            stack: list[_Part] = [self]
+            while stack:
+                part = stack.pop()
+                if isinstance(part, Step | Group):
+                    out.append(part)
+                elif part._flat is not None:
+                    out.extend(part._flat)
+                else:
+                    stack.extend(reversed(part._parts))
+            flat = tuple(out)
+            object.__setattr__(self, "_flat", flat)  # benign: same value every time
+        return flat
+
+    @property
+    def name(self) -> str | None:
+        """The saga's name (see ``named``), used in events, logs and reports."""
+        return self._name
+
+    @property
+    def step_names(self) -> tuple[str, ...]:
+        """The names of the steps, in order (a ``parallel`` group counts as one)."""
+        return tuple(node.name for node in self.nodes if not node.hidden)
+
+    def __len__(self) -> int:
+        """The number of steps (``map`` stages do not count)."""
+        return len(self.step_names)
+
+    def __repr__(self) -> str:
+        names = self.step_names
+        shown = ", ".join(map(repr, names[:5])) + (", ..." if len(names) > 5 else "")
+        label = "" if self._name is None else f" {self._name!r}"
+        return f"<{type(self).__name__}{label} [{shown}]>"
+
+    def _observer(self, listeners: Sequence[Listener]) -> Observer:
+        return Observer(self._name, (*self._listeners, *listeners))
+
+
+def _map_step(function: object) -> Step:
+    if not callable(function):
+        raise TypeError(
+            f"map() takes a function of the previous output, got {type(function).__name__}"
+        )
+    if inspect.iscoroutinefunction(function):
+        raise TypeError(
+            "map() takes a plain (pure, synchronous) function; for async work "
+            "use .then(step(name, async_function))"
+        )
+    name = getattr(function, "__qualname__", None) or repr(function)
+
+    def lift(value: object) -> object:
+        return Success(function(value))
+
+    return Step(f"map({name})", lift, None, hidden=True)
+
+
+def _check_saga(other: object) -> None:
+    if not isinstance(other, Saga | AsyncSaga):
+        raise TypeError(
+            f"then() takes a saga, got {type(other).__name__}; wrap a function "
+            "with step(name, function, compensate=...) first"
+        )
+
+
+def _check_listeners(listeners: Sequence[object]) -> tuple[Listener, ...]:
+    for index, listener in enumerate(listeners):
+        if not callable(listener):
+            raise TypeError(
+                f"listener {index} is a {type(listener).__name__}, not callable; "
+                "a listener is a function taking one event"
+            )
+    return cast(tuple[Listener, ...], tuple(listeners))
+
+
+@final
+class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
+    """A synchronous saga: run its steps in order, undo them in reverse on failure.
+
+    Build one with :func:`~typed_saga.step`, compose with :meth:`then` and
+    :meth:`map`, run with :meth:`run`.
+
+    >>> from returns.result import Failure, Result, Success
+    >>> undone = []
+    >>> def reserve(n: int) -> Result[int, str]:
+    ...     return Success(n)
+    >>> def release(n: int) -> Result[None, str]:
+    ...     undone.append(n)
+    ...     return Success(None)
+    >>> def charge(n: int) -> Result[str, str]:
+    ...     return Failure("card declined") if n > 10 else Success(f"paid {n}")
+    >>> from typed_saga import step
+    >>> order = step("reserve", reserve, compensate=release).then(step("charge", charge))
+    >>> order.run(3)
+    <Success: paid 3>
+    >>> order.run(42)
+    <Failure: card declined>
+    >>> undone
+    [42]
+    """
+
+    __slots__ = ()
+
+    @overload
+    def then(
+        self, other: Saga[_Out_co, _New, _E2]
+    ) -> Saga[_In_contra, _New, _Err_co | _E2]: ...
+    @overload
+    def then(
+        self, other: AsyncSaga[_Out_co, _New, _E2]
+    ) -> AsyncSaga[_In_contra, _New, _Err_co | _E2]: ...
+    def then(
+        self, other: Saga[_Out_co, _New, _E2] | AsyncSaga[_Out_co, _New, _E2]
+    ) -> Saga[_In_contra, _New, _Err_co | _E2] | AsyncSaga[_In_contra, _New, _Err_co | _E2]:
+        """Run ``other`` after this saga, feeding it this saga's output.
+
+        Returns a new saga; ``self`` is unchanged. A failure anywhere in the
+        result unwinds the steps of both. Chaining an :class:`AsyncSaga` makes
+        the whole an :class:`AsyncSaga`.
+        """
+        _check_saga(other)
+        if isinstance(other, AsyncSaga):
+            return AsyncSaga((self, other))
+        return Saga((self, other))
+
+    def map(self, function: Callable[[_Out_co], _New]) -> Saga[_In_contra, _New, _Err_co]:
+        """Transform the output with a pure function that cannot fail.
+
+        A ``map`` stage is not a step: it has no compensation and is absent
+        from reports (if it raises, the run unwinds as for any exception).
+
+        >>> from returns.result import Success
+        >>> from typed_saga import step
+        >>> step("one", lambda n: Success(n + 1)).map(str).run(1)
+        <Success: 2>
+        """
+        return Saga((self, _map_step(function)))
+
+    def named(self, name: str) -> Saga[_In_contra, _Out_co, _Err_co]:
+        """The same saga with a name, shown in events, logs and reports."""
+        return Saga(self._parts, check_name(name, "saga"), self._listeners)
+
+    def with_listeners(self, *listeners: Listener) -> Saga[_In_contra, _Out_co, _Err_co]:
+        """The same saga, with listeners that receive the events of every run."""
+        return Saga(self._parts, self._name, (*self._listeners, *_check_listeners(listeners)))
+
+    def run(
+        self,
+        value: _In_contra,
+        *,
+        on_compensation_failure: Policy = "stop",
+        listeners: Sequence[Listener] = (),
+    ) -> Result[_Out_co, _Err_co]:
+        """Run the saga on ``value``.
+
+        Returns the last step's ``Success``, or — after compensating the
+        completed steps in reverse — the very ``Failure`` the failing step
+        returned. An action that raises is unwound the same way and the
+        exception is re-raised with a note naming the step.
+
+        ``on_compensation_failure``: ``"stop"`` (default) ends the unwinding at
+        the first compensation that fails; ``"continue"`` tries every one.
+        """
+        policy = check_policy(on_compensation_failure)
+        result, _ = _fold.run_nodes(
+            cast(tuple[Step, ...], self.nodes), value, policy, self._observer(listeners)
+        )
+        return cast(Result[_Out_co, _Err_co], result)
+
+    def run_with_report(
+        self,
+        value: _In_contra,
+        *,
+        on_compensation_failure: Policy = "stop",
+        listeners: Sequence[Listener] = (),
+    ) -> SagaReport[_Out_co, _Err_co]:
+        """Like :meth:`run`, but also tell what happened to every step.
+
+        >>> from returns.result import Failure, Success
+        >>> from typed_saga import step
+        >>> saga = step("a", Success, compensate=lambda _: Success(None)).then(
+        ...     step("b", lambda _: Failure("boom"))
+        ... )
+        >>> print(saga.run_with_report(1))
+        saga failed: <Failure: boom>
+        step  outcome      error
+        ----  -----------  ------
+        a     compensated
+        b     failed       'boom'
+        """
+        policy = check_policy(on_compensation_failure)
+        nodes = self.nodes
+        result, trace = _fold.run_nodes(
+            cast(tuple[Step, ...], nodes), value, policy, self._observer(listeners)
+        )
+        return cast(
+            SagaReport[_Out_co, _Err_co], build_report(nodes, result, trace, self._name)
+        )
+
+
+@final
+class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
+    """A saga with at least one async step; ``await saga.run(value)``.
+
+    Runs on asyncio and trio (through anyio). Sync steps run inline, on the
+    event loop. If the run is cancelled while a step is in flight, the
+    completed steps are compensated inside a shielded scope, then the
+    cancellation propagates.
+    """
+
+    __slots__ = ()
+
+    def then(
+        self, other: Saga[_Out_co, _New, _E2] | AsyncSaga[_Out_co, _New, _E2]
+    ) -> AsyncSaga[_In_contra, _New, _Err_co | _E2]:
+        """Run ``other`` (sync or async) after this saga; returns a new saga."""
+        _check_saga(other)
+        return AsyncSaga((self, other))
+
+    def map(self, function: Callable[[_Out_co], _New]) -> AsyncSaga[_In_contra, _New, _Err_co]:
+        """Transform the output with a pure, synchronous function."""
+        return AsyncSaga((self, _map_step(function)))
+
+    def named(self, name: str) -> AsyncSaga[_In_contra, _Out_co, _Err_co]:
+        """The same saga with a name, shown in events, logs and reports."""
+        return AsyncSaga(self._parts, check_name(name, "saga"), self._listeners)
+
+    def with_listeners(self, *listeners: Listener) -> AsyncSaga[_In_contra, _Out_co, _Err_co]:
+        """The same saga, with listeners that receive the events of every run."""
+        return AsyncSaga(
+            self._parts, self._name, (*self._listeners, *_check_listeners(listeners))
+        )
+
+    async def run(
+        self,
+        value: _In_contra,
+        *,
+        on_compensation_failure: Policy = "stop",
+        compensation_timeout: float | None = None,
+        listeners: Sequence[Listener] = (),
+    ) -> Result[_Out_co, _Err_co]:
+        """Run the saga on ``value``; same contract as :meth:`Saga.run`.
+
+        ``compensation_timeout`` (seconds) bounds each compensation, so a hung
+        one cannot hold the shielded unwinding forever; one that times out
+        counts as failed (the policy applies) and is logged.
+        """
+        from typed_saga import _afold
+
+        policy = check_policy(on_compensation_failure)
+        timeout = _check_timeout(compensation_timeout)
+        result, _ = await _afold.run_nodes(
+            self.nodes, value, policy, self._observer(listeners), timeout
+        )
+        return cast(Result[_Out_co, _Err_co], result)
+
+    async def run_with_report(
+        self,
+        value: _In_contra,
+        *,
+        on_compensation_failure: Policy = "stop",
+        compensation_timeout: float | None = None,
+        listeners: Sequence[Listener] = (),
+    ) -> SagaReport[_Out_co, _Err_co]:
+        """Like :meth:`run`, but also tell what happened to every step."""
+        from typed_saga import _afold
+
+        policy = check_policy(on_compensation_failure)
+        timeout = _check_timeout(compensation_timeout)
+        nodes = self.nodes
+        result, trace = await _afold.run_nodes(
+            nodes, value, policy, self._observer(listeners), timeout
+        )
+        return cast(
+            SagaReport[_Out_co, _Err_co], build_report(nodes, result, trace, self._name)
+        )
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(
+            f"compensation_timeout must be a positive number of seconds or None, got {timeout!r}"
+        )
+    return float(timeout)
