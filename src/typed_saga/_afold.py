@@ -258,15 +258,15 @@ async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException 
             return None
         task = asyncio.ensure_future(unwinding)
         absorbed: BaseException | None = None
-        while True:
+        while not task.done():
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError as exc:
                 if task.done():
                     raise
                 absorbed = exc
-            else:
-                return absorbed
+        task.result()  # re-raise what escaped the unwinding itself, if anything
+    return absorbed
 
 
 def _on_asyncio() -> bool:

@@ -1,0 +1,37 @@
+# Two entry points, both from a fresh clone with only python3 and make:
+#   make demo   install the package and run the provisioning demo
+#   make test   install the dev tools and run every check and test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest bench mutation clean
+
+$(VENV)/.installed-base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-base
+	$(BIN)/python -m pip install -q -e '.[dev,otel]'
+	touch $@
+
+demo: $(VENV)/.installed-base
+	$(BIN)/python -m typed_saga
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy src tests examples benchmarks
+	$(BIN)/basedpyright
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis mutants
