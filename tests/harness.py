@@ -40,7 +40,8 @@ class Runner:
     ) -> AnySaga:
         """``step(...)``; in async modes the functions become coroutines."""
         if not self.is_async:
-            return step(name, action, compensate=compensate)
+            built: AnySaga = step(name, action, compensate=compensate)
+            return built
 
         async def async_action(value: Any) -> Any:
             await anyio.sleep(0)
@@ -60,7 +61,7 @@ class Runner:
         """``sagas[0].then(sagas[1]).then(...)``."""
         whole = sagas[0]
         for saga in sagas[1:]:
-            whole = whole.then(saga)  # type: ignore[arg-type]
+            whole = whole.then(saga)
         return whole
 
     def run(self, saga: AnySaga, value: object, **options: Any) -> Result[Any, Any]:
@@ -108,7 +109,9 @@ class World:
 
         return act
 
-    def failing(self, name: str, failure: Failure[Any] | None = None) -> Callable[[object], Any]:
+    def failing(
+        self, name: str, failure: Failure[Any] | None = None
+    ) -> Callable[[object], Any]:
         returned = failure if failure is not None else Failure(f"{name} failed")
 
         def act(value: object) -> Any:
@@ -131,7 +134,9 @@ class World:
 
         return comp
 
-    def undo_failing(self, name: str, error: object = "undo failed") -> Callable[[object], Any]:
+    def undo_failing(
+        self, name: str, error: object = "undo failed"
+    ) -> Callable[[object], Any]:
         def comp(value: object) -> Any:
             self.calls.append(("undo", name, value))
             return Failure(error)

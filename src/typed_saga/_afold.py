@@ -69,7 +69,9 @@ class _Run:
 
     # -- forward -------------------------------------------------------------
 
-    async def forward(self, nodes: tuple[Node, ...], state: object, trace: Trace) -> object:
+    async def forward(
+        self, nodes: tuple[Node, ...], state: object, trace: Trace
+    ) -> object:
         """Call each action with the previous output, recording each output.
 
         Returns the last ``Success``, or the first result that is not one."""
@@ -88,26 +90,30 @@ class _Run:
                     result = await _resolve(result)
             if type(result) is not Success and not isinstance(result, Success):
                 return result
-            state = result._inner_value  # noqa: SLF001 - unwrap() without the call
+            state = result._inner_value
             outputs.append(state)
             if verbose:
                 obs.step_succeeded(node, trace)
         return result
 
-    async def parallel(self, group: Group, state: object, trace: Trace, index: int) -> object:
+    async def parallel(
+        self, group: Group, state: object, trace: Trace, index: int
+    ) -> object:
         """Run every branch on ``state``; on the first failure cancel the rest,
         unwind every branch, and return (or raise) that failure."""
         traces = [Trace() for _ in group.branches]
         trace.branches[index] = traces
         first: list[object] = []  # the first Failure / exception, in time
 
-        async def branch(nodes: tuple[Node, ...], sub: Trace, scope: anyio.CancelScope) -> None:
+        async def branch(
+            nodes: tuple[Node, ...], sub: Trace, scope: anyio.CancelScope
+        ) -> None:
             try:
                 result = await self.forward(nodes, state, sub)
             except anyio.get_cancelled_exc_class() as exc:
                 sub.completed, sub.error = len(sub.outputs), exc
                 raise
-            except BaseException as exc:  # noqa: BLE001 - re-raised by the group
+            except BaseException as exc:
                 result = exc
             if isinstance(result, Success):
                 return
@@ -136,7 +142,9 @@ class _Run:
                 for nodes, sub in zip(group.branches, traces, strict=True)
                 if sub.error is failure
             )
-            failure.add_note(f"typed-saga: raised in step {failed.name!r} of a parallel branch")
+            failure.add_note(
+                f"typed-saga: raised in step {failed.name!r} of a parallel branch"
+            )
             raise failure
         return failure
 
@@ -190,11 +198,14 @@ class _Run:
                 obs.compensation_failed(node.name, error, started)
                 stopped = self.policy == "stop"
 
-    async def unwind_group(self, group: Group, traces: list[Trace], outer: Trace) -> list[object]:
+    async def unwind_group(
+        self, group: Group, traces: list[Trace], outer: Trace
+    ) -> list[object]:
         """Unwind every branch concurrently, each in reverse; shielded.
 
         Branch compensation failures and leftovers are added to ``outer``;
         returns the errors of the compensations that failed."""
+
         async def unwind_all() -> None:
             async with anyio.create_task_group() as branches:
                 for nodes, sub in zip(group.branches, traces, strict=True):
@@ -280,6 +291,5 @@ async def _resolve(awaitable: object) -> object:
     """Await an action's result; unwrap a ``FutureResult``'s ``IOResult``."""
     result = await cast(Awaitable[object], awaitable)
     if isinstance(result, IOResult):
-        return result._inner_value  # noqa: SLF001 - the Result inside the IO
+        return result._inner_value
     return result
-

@@ -174,7 +174,9 @@ def log_event(event: Event) -> None:
     elif logger.isEnabledFor(logging.DEBUG):
         if isinstance(event, StepStarted | CompensationStarted):
             what = "step" if isinstance(event, StepStarted) else "compensation of"
-            logger.debug("%s %r started", what, event.step, extra=_extra(event, event.step))
+            logger.debug(
+                "%s %r started", what, event.step, extra=_extra(event, event.step)
+            )
         elif isinstance(event, StepSucceeded | CompensationSucceeded):
             what = "step" if isinstance(event, StepSucceeded) else "compensation of"
             logger.debug(
@@ -199,9 +201,7 @@ def _describe(error: object) -> str:
     return repr(error)
 
 
-def _extra(
-    event: Event, step: str, error: object = None
-) -> dict[str, object]:
+def _extra(event: Event, step: str, error: object = None) -> dict[str, object]:
     extra: dict[str, object] = {
         "saga_run_id": event.run_id,
         "saga_name": event.saga,

@@ -51,7 +51,9 @@ def run_nodes(
     raise error
 
 
-def _forward(nodes: tuple[Step, ...], state: object, trace: Trace, obs: Observer) -> object:
+def _forward(
+    nodes: tuple[Step, ...], state: object, trace: Trace, obs: Observer
+) -> object:
     """Call each action with the previous output, recording each output.
 
     Returns the last ``Success``, or the first result that is not one."""
@@ -64,14 +66,16 @@ def _forward(nodes: tuple[Step, ...], state: object, trace: Trace, obs: Observer
         result = node.action(state)
         if type(result) is not Success and not isinstance(result, Success):
             return result
-        state = result._inner_value  # noqa: SLF001 - unwrap() without the call
+        state = result._inner_value
         outputs.append(state)
         if verbose:
             obs.step_succeeded(node, trace)
     return result
 
 
-def _unwind(nodes: tuple[Step, ...], trace: Trace, policy: Policy, obs: Observer) -> None:
+def _unwind(
+    nodes: tuple[Step, ...], trace: Trace, policy: Policy, obs: Observer
+) -> None:
     """Compensate the completed steps in reverse, each with its own output."""
     stopped = False
     for index in reversed(range(len(trace.outputs))):

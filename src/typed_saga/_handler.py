@@ -8,7 +8,7 @@ runs on the same engine as :class:`~typed_saga.Saga`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Generic, Protocol, TypeVar, final
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, final
 
 from returns.result import Result, Success
 
@@ -52,8 +52,10 @@ class Action(Generic[_Err_co]):
         object.__setattr__(self, "action", action)
         object.__setattr__(self, "compensate", compensate)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Action is immutable")
+    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError("Action is immutable")
 
     def __repr__(self) -> str:
         return f"Action({self.name!r})"

@@ -8,16 +8,19 @@ definition time, so the runners only read them.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import typing
 from collections.abc import Callable
-from typing import Final, Literal, TypeAlias, final
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, final
 
 Policy: TypeAlias = Literal["stop", "continue"]
 POLICIES: Final = ("stop", "continue")
 
-_FUTURE_ANNOTATION = re.compile(r"^\s*(?:[\w.]*\.)?(?:FutureResult\w*|Awaitable|Coroutine)\b")
+_FUTURE_ANNOTATION = re.compile(
+    r"^\s*(?:[\w.]*\.)?(?:FutureResult\w*|Awaitable|Coroutine)\b"
+)
 
 
 @final
@@ -28,7 +31,14 @@ class Step:
     ``hidden``: a ``.map(f)`` stage, absent from reports and events.
     """
 
-    __slots__ = ("action", "compensate", "compensate_is_async", "hidden", "is_async", "name")
+    __slots__ = (
+        "action",
+        "compensate",
+        "compensate_is_async",
+        "hidden",
+        "is_async",
+        "name",
+    )
 
     name: str
     action: Callable[[object], object]
@@ -50,12 +60,16 @@ class Step:
         object.__setattr__(self, "compensate", compensate)
         object.__setattr__(self, "is_async", returns_awaitable(action))
         object.__setattr__(
-            self, "compensate_is_async", compensate is not None and returns_awaitable(compensate)
+            self,
+            "compensate_is_async",
+            compensate is not None and returns_awaitable(compensate),
         )
         object.__setattr__(self, "hidden", hidden)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("saga steps are immutable")
+    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError("saga steps are immutable")
 
     def __repr__(self) -> str:
         return f"<step {self.name!r}>"
@@ -76,8 +90,10 @@ class Group:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "branches", branches)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("saga steps are immutable")
+    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError("saga steps are immutable")
 
     def __repr__(self) -> str:
         return f"<parallel {self.name!r}>"
@@ -103,7 +119,8 @@ def check_callable(value: object, role: str, name: str) -> None:
     if not callable(value):
         raise TypeError(
             f"the {role} of step {name!r} must be callable, got "
-            f"{type(value).__name__} {value!r}; pass the function itself, not its result"
+            f"{type(value).__name__} {value!r}; "
+            "pass the function itself, not its result"
         )
 
 
@@ -125,10 +142,8 @@ def returns_awaitable(fn: Callable[..., object]) -> bool:
     ``returns.future.future_safe`` wraps one), a callable object with an
     ``async def __call__``, or a return annotation of ``FutureResult``."""
     candidates: list[object] = [fn]
-    try:
+    with contextlib.suppress(ValueError):  # a __wrapped__ cycle: use fn itself
         candidates.append(inspect.unwrap(fn))
-    except ValueError:  # a __wrapped__ cycle; fall back to fn itself
-        pass
     for candidate in candidates:
         if inspect.iscoroutinefunction(candidate):
             return True
@@ -155,4 +170,7 @@ def _annotated_awaitable(fn: Callable[..., object]) -> bool:
     module = getattr(origin, "__module__", "")
     if module.startswith("returns.future") and name.startswith("FutureResult"):
         return True
-    return name in {"Awaitable", "Coroutine"} and module in {"typing", "collections.abc"}
+    return name in {"Awaitable", "Coroutine"} and module in {
+        "typing",
+        "collections.abc",
+    }

@@ -92,7 +92,8 @@ def parallel(
 
     >>> from returns.result import Success
     >>> from typed_saga import step
-    >>> both = parallel(step("a", lambda n: Success(n + 1)), step("b", lambda n: Success(n * 2)))
+    >>> add = step("a", lambda n: Success(n + 1))
+    >>> both = parallel(add, step("b", lambda n: Success(n * 2)))
     >>> both
     <AsyncSaga ['parallel(a, b)']>
     """
@@ -108,8 +109,12 @@ def parallel(
                 "wrap functions with step(name, function) first"
             )
     if name is None:
-        name = "parallel(" + ", ".join(_label(branch.nodes) for branch in branches) + ")"
-    node: Node = Group(check_name(name, "parallel group"), tuple(b.nodes for b in branches))
+        name = (
+            "parallel(" + ", ".join(_label(branch.nodes) for branch in branches) + ")"
+        )
+    node: Node = Group(
+        check_name(name, "parallel group"), tuple(b.nodes for b in branches)
+    )
     return AsyncSaga((node,))
 
 

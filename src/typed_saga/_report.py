@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Generic, TypeVar, final
+from typing import TYPE_CHECKING, Generic, TypeVar, final
 
 from returns.result import Result
 
@@ -68,11 +68,13 @@ class StepRecord:
         object.__setattr__(self, "error", error)
         object.__setattr__(self, "branches", branches)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"StepRecord is immutable; cannot set {name!r}")
+    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
 
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"StepRecord is immutable; cannot delete {name!r}")
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"StepRecord is immutable; cannot set {name!r}")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"StepRecord is immutable; cannot delete {name!r}")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StepRecord):
@@ -129,18 +131,22 @@ class SagaReport(Generic[_Out_co, _Err_co]):
         object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "name", name)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"SagaReport is immutable; cannot set {name!r}")
+    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
 
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"SagaReport is immutable; cannot delete {name!r}")
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"SagaReport is immutable; cannot set {name!r}")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"SagaReport is immutable; cannot delete {name!r}")
 
     @property
     def left_uncompensated(self) -> tuple[str, ...]:
         """Names of the steps whose effects were left behind by the ``"stop"``
         policy or a failed compensation: what an operator must clean up by hand."""
         bad = (StepOutcome.LEFT_UNCOMPENSATED, StepOutcome.COMPENSATION_FAILED)
-        return tuple(record.name for record in _walk(self.steps) if record.outcome in bad)
+        return tuple(
+            record.name for record in _walk(self.steps) if record.outcome in bad
+        )
 
     def __repr__(self) -> str:
         return f"SagaReport(result={self.result!r}, steps={self.steps!r})"
@@ -157,8 +163,9 @@ class SagaReport(Generic[_Out_co, _Err_co]):
         rows.insert(1, tuple("-" * width for width in widths))
         lines = [f"{title} {verdict}: {self.result!r}"]
         lines.extend(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            .rstrip()
+            "  ".join(
+                cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
             for row in rows
         )
         return "\n".join(lines)
@@ -175,19 +182,28 @@ def _short(error: object) -> str:
         return ""
     if type(error).__name__ in {"CancelledError", "Cancelled"}:
         return "cancelled"
-    text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else repr(error)
+    text = (
+        f"{type(error).__name__}: {error}"
+        if isinstance(error, BaseException)
+        else repr(error)
+    )
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _rows(
-    records: tuple[StepRecord, ...], indent: str
-) -> list[tuple[str, StepRecord]]:
+def _rows(records: tuple[StepRecord, ...], indent: str) -> list[tuple[str, StepRecord]]:
     out: list[tuple[str, StepRecord]] = []
     for record in records:
         out.append((indent, record))
         for number, branch in enumerate(record.branches, start=1):
             for sub_indent, sub in _rows(branch, indent + "  "):
-                out.append((sub_indent + f"[{number}] " if sub_indent == indent + "  " else sub_indent, sub))
+                out.append(
+                    (
+                        sub_indent + f"[{number}] "
+                        if sub_indent == indent + "  "
+                        else sub_indent,
+                        sub,
+                    )
+                )
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar, Union, cast, final, overload
+from typing import TYPE_CHECKING, Generic, TypeVar, Union, cast, final, overload
 
 from returns.result import Result, Success
 
@@ -54,14 +54,16 @@ class _Definition:
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_listeners", listeners)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(
-            f"{type(self).__name__} is immutable: then(), map() and named() "
-            "return new sagas instead"
-        )
+    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
 
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(
+                f"{type(self).__name__} is immutable: then(), map() and named() "
+                "return new sagas instead"
+            )
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} is immutable")
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -109,7 +111,8 @@ class _Definition:
 def _map_step(function: object) -> Step:
     if not callable(function):
         raise TypeError(
-            f"map() takes a function of the previous output, got {type(function).__name__}"
+            "map() takes a function of the previous output, "
+            f"got {type(function).__name__}"
         )
     if inspect.iscoroutinefunction(function):
         raise TypeError(
@@ -159,7 +162,8 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
     >>> def charge(n: int) -> Result[str, str]:
     ...     return Failure("card declined") if n > 10 else Success(f"paid {n}")
     >>> from typed_saga import step
-    >>> order = step("reserve", reserve, compensate=release).then(step("charge", charge))
+    >>> reservation = step("reserve", reserve, compensate=release)
+    >>> order = reservation.then(step("charge", charge))
     >>> order.run(3)
     <Success: paid 3>
     >>> order.run(42)
@@ -180,7 +184,10 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
     ) -> AsyncSaga[_In_contra, _New, _Err_co | _E2]: ...
     def then(
         self, other: Saga[_Out_co, _New, _E2] | AsyncSaga[_Out_co, _New, _E2]
-    ) -> Saga[_In_contra, _New, _Err_co | _E2] | AsyncSaga[_In_contra, _New, _Err_co | _E2]:
+    ) -> (
+        Saga[_In_contra, _New, _Err_co | _E2]
+        | AsyncSaga[_In_contra, _New, _Err_co | _E2]
+    ):
         """Run ``other`` after this saga, feeding it this saga's output.
 
         Returns a new saga; ``self`` is unchanged. A failure anywhere in the
@@ -192,7 +199,9 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
             return AsyncSaga((self, other))
         return Saga((self, other))
 
-    def map(self, function: Callable[[_Out_co], _New]) -> Saga[_In_contra, _New, _Err_co]:
+    def map(
+        self, function: Callable[[_Out_co], _New]
+    ) -> Saga[_In_contra, _New, _Err_co]:
         """Transform the output with a pure function that cannot fail.
 
         A ``map`` stage is not a step: it has no compensation and is absent
@@ -209,9 +218,13 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         """The same saga with a name, shown in events, logs and reports."""
         return Saga(self._parts, check_name(name, "saga"), self._listeners)
 
-    def with_listeners(self, *listeners: Listener) -> Saga[_In_contra, _Out_co, _Err_co]:
+    def with_listeners(
+        self, *listeners: Listener
+    ) -> Saga[_In_contra, _Out_co, _Err_co]:
         """The same saga, with listeners that receive the events of every run."""
-        return Saga(self._parts, self._name, (*self._listeners, *_check_listeners(listeners)))
+        return Saga(
+            self._parts, self._name, (*self._listeners, *_check_listeners(listeners))
+        )
 
     def run(
         self,
@@ -286,7 +299,9 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         _check_saga(other)
         return AsyncSaga((self, other))
 
-    def map(self, function: Callable[[_Out_co], _New]) -> AsyncSaga[_In_contra, _New, _Err_co]:
+    def map(
+        self, function: Callable[[_Out_co], _New]
+    ) -> AsyncSaga[_In_contra, _New, _Err_co]:
         """Transform the output with a pure, synchronous function."""
         return AsyncSaga((self, _map_step(function)))
 
@@ -294,7 +309,9 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         """The same saga with a name, shown in events, logs and reports."""
         return AsyncSaga(self._parts, check_name(name, "saga"), self._listeners)
 
-    def with_listeners(self, *listeners: Listener) -> AsyncSaga[_In_contra, _Out_co, _Err_co]:
+    def with_listeners(
+        self, *listeners: Listener
+    ) -> AsyncSaga[_In_contra, _Out_co, _Err_co]:
         """The same saga, with listeners that receive the events of every run."""
         return AsyncSaga(
             self._parts, self._name, (*self._listeners, *_check_listeners(listeners))
@@ -348,8 +365,13 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
 def _check_timeout(timeout: object) -> float | None:
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not timeout > 0
+    ):
         raise ValueError(
-            f"compensation_timeout must be a positive number of seconds or None, got {timeout!r}"
+            "compensation_timeout must be a positive number of seconds or None, "
+            f"got {timeout!r}"
         )
     return float(timeout)

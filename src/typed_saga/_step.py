@@ -20,7 +20,9 @@ Compensation: TypeAlias = Callable[[_Out], Result[object, object]]
 
 AsyncCompensation: TypeAlias = Callable[
     [_Out],
-    Result[object, object] | Awaitable[Result[object, object]] | FutureResult[object, object],
+    Result[object, object]
+    | Awaitable[Result[object, object]]
+    | FutureResult[object, object],
 ]
 """A compensation inside an async saga: sync, ``async def``, or ``FutureResult``."""
 
@@ -74,10 +76,10 @@ def step(
     ...     return Success(n * 2)
     >>> step("double", double)
     <Saga ['double']>
-    >>> step("", double)
+    >>> step("", double)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
       ...
-    ValueError: a step name must be a non-empty string: it is what logs, reports and errors use to tell you which step failed
+    ValueError: a step name must be a non-empty string: ...
     """
     check_name(name)
     check_callable(action, "action", name)

@@ -71,7 +71,9 @@ class Observer:
         if self.verbose:
             self.emit(
                 SagaSucceeded(
-                    run_id=self.run_id, saga=self.saga, duration=perf_counter() - self.started
+                    run_id=self.run_id,
+                    saga=self.saga,
+                    duration=perf_counter() - self.started,
                 )
             )
 
@@ -86,7 +88,12 @@ class Observer:
         if not node.hidden:
             duration = perf_counter() - trace.step_started_at
             self.emit(
-                StepSucceeded(run_id=self.run_id, saga=self.saga, step=node.name, duration=duration)
+                StepSucceeded(
+                    run_id=self.run_id,
+                    saga=self.saga,
+                    step=node.name,
+                    duration=duration,
+                )
             )
 
     def step_failed(self, name: str, error: object, trace: Trace) -> None:
@@ -114,7 +121,9 @@ class Observer:
 
     def compensation_started(self, name: str) -> float:
         if self.verbose:
-            self.emit(CompensationStarted(run_id=self.run_id, saga=self.saga, step=name))
+            self.emit(
+                CompensationStarted(run_id=self.run_id, saga=self.saga, step=name)
+            )
         return perf_counter()
 
     def compensation_succeeded(self, name: str, started: float) -> None:
@@ -192,7 +201,9 @@ def failure_value(result: object) -> object:
     return result.failure() if isinstance(result, Failure) else result
 
 
-def not_a_result(name: str, returned: object, *, compensation: bool = False) -> TypeError:
+def not_a_result(
+    name: str, returned: object, *, compensation: bool = False
+) -> TypeError:
     """The error for an action (or compensation) that returned a non-``Result``.
 
     Names the type only: the value itself may hold secrets."""
@@ -227,7 +238,11 @@ def add_note(exc: BaseException, node: Node, trace: Trace, policy: str) -> None:
         f"step(s) before it were unwound (on_compensation_failure={policy!r})"
     )
     for name, error in trace.failures:
-        described = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else repr(error)
+        described = (
+            f"{type(error).__name__}: {error}"
+            if isinstance(error, BaseException)
+            else repr(error)
+        )
         exc.add_note(f"typed-saga: compensation of step {name!r} failed: {described}")
     if trace.left:
         exc.add_note(
@@ -236,7 +251,10 @@ def add_note(exc: BaseException, node: Node, trace: Trace, policy: str) -> None:
 
 
 def build_report(
-    nodes: tuple[Node, ...], result: Result[object, object], trace: Trace, saga: str | None
+    nodes: tuple[Node, ...],
+    result: Result[object, object],
+    trace: Trace,
+    saga: str | None,
 ) -> SagaReport[object, object]:
     """Turn a finished run's trace into its report."""
     return SagaReport(result, records(nodes, trace), saga)
@@ -260,7 +278,8 @@ def records(nodes: tuple[Node, ...], trace: Trace | None) -> tuple[StepRecord, .
                 trace.branches.get(index, ()) if trace is not None else ()
             ) or [None] * len(node.branches)
             branches = tuple(
-                records(branch, sub) for branch, sub in zip(node.branches, traces, strict=True)
+                records(branch, sub)
+                for branch, sub in zip(node.branches, traces, strict=True)
             )
         out.append(StepRecord(node.name, outcome, error, branches))
     return tuple(out)
