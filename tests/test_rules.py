@@ -182,7 +182,8 @@ def test_rule5_raising_compensation_counts_as_failed(runner: Runner) -> None:
         StepOutcome.FAILED,
     ]
     assert isinstance(report.steps[1].error, OSError)
-    assert report.left_uncompensated == ("a1", "a2")
+    assert report.left_uncompensated == ("a1",)
+    assert report.needs_cleanup == ("a1", "a2")
 
 
 def test_rule5_continue_attempts_every_compensation(runner: Runner) -> None:
@@ -468,7 +469,7 @@ def test_report_outcomes_and_table(runner: Runner) -> None:
         ("attach ip", StepOutcome.NOT_RUN, None),
     ]
     table = str(report)
-    assert table.splitlines()[0] == "saga failed: <Failure: no capacity>"
+    assert table.splitlines()[0] == "saga failed at step 'create server'"
     assert "create server   failed" in table
     assert "attach ip       not_run" in table
 

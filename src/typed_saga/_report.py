@@ -109,7 +109,7 @@ class SagaReport(Generic[_Out_co, _Err_co]):
     ...     Success(3), (StepRecord("allocate quota", StepOutcome.SUCCEEDED),)
     ... )
     >>> print(report)
-    saga succeeded: <Success: 3>
+    saga succeeded
     step            outcome    error
     --------------  ---------  -----
     allocate quota  succeeded
@@ -139,21 +139,48 @@ class SagaReport(Generic[_Out_co, _Err_co]):
         def __delattr__(self, name: str) -> None:
             raise AttributeError(f"SagaReport is immutable; cannot delete {name!r}")
 
+    def to_mermaid(self) -> str:
+        """A Mermaid ``flowchart`` of this run, coloured by each step's outcome,
+        with a legend: the failed step, what was compensated, which
+        compensations failed or were left for manual cleanup, what never ran.
+
+        A report knows what the run did, not the definition: compensations are
+        drawn where the unwinding reached them (use ``Saga.to_mermaid()`` for
+        the whole design). The failure value or exception of a failed step or
+        compensation is shown, shortened, in its box.
+        """
+        from typed_saga._mermaid import report_diagram
+
+        return report_diagram(self)
+
     @property
     def left_uncompensated(self) -> tuple[str, ...]:
-        """Names of the steps whose effects were left behind by the ``"stop"``
-        policy or a failed compensation: what an operator must clean up by hand."""
-        bad = (StepOutcome.LEFT_UNCOMPENSATED, StepOutcome.COMPENSATION_FAILED)
-        return tuple(
-            record.name for record in _walk(self.steps) if record.outcome in bad
+        """Names of the steps the ``"stop"`` policy never reached (outcome
+        ``left_uncompensated``), as in the WARNING log and ``SagaFailed``."""
+        return self._named(StepOutcome.LEFT_UNCOMPENSATED)
+
+    @property
+    def needs_cleanup(self) -> tuple[str, ...]:
+        """Every step whose effects may still be out there: those whose
+        compensation failed and those left un-compensated — what an operator
+        must look at by hand, in run order."""
+        return self._named(
+            StepOutcome.LEFT_UNCOMPENSATED, StepOutcome.COMPENSATION_FAILED
         )
+
+    def _named(self, *outcomes: StepOutcome) -> tuple[str, ...]:
+        walked = _walk(self.steps)
+        return tuple(record.name for record in walked if record.outcome in outcomes)
 
     def __repr__(self) -> str:
         return f"SagaReport(result={self.result!r}, steps={self.steps!r})"
 
     def __str__(self) -> str:
         title = "saga" if self.name is None else f"saga {self.name!r}"
+        failed = [r.name for r in self.steps if r.outcome is StepOutcome.FAILED]
         verdict = "succeeded" if _is_success(self.result) else "failed"
+        if failed and not _is_success(self.result):
+            verdict += f" at step {failed[0]!r}"
         rows: list[tuple[str, ...]] = [("step", "outcome", "error")]
         rows.extend(
             (indent + record.name, str(record.outcome), _short(record.error))
@@ -161,7 +188,7 @@ class SagaReport(Generic[_Out_co, _Err_co]):
         )
         widths = [max(len(row[col]) for row in rows) for col in range(3)]
         rows.insert(1, tuple("-" * width for width in widths))
-        lines = [f"{title} {verdict}: {self.result!r}"]
+        lines = [f"{title} {verdict}"]
         lines.extend(
             "  ".join(
                 cell.ljust(width) for cell, width in zip(row, widths, strict=True)
@@ -187,7 +214,7 @@ def _short(error: object) -> str:
         if isinstance(error, BaseException)
         else repr(error)
     )
-    return text if len(text) <= 80 else text[:77] + "..."
+    return " ".join(text.split())  # one line per step, nothing cut off
 
 
 def _rows(records: tuple[StepRecord, ...], indent: str) -> list[tuple[str, StepRecord]]:
