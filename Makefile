@@ -25,8 +25,8 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src tests examples benchmarks
-	$(BIN)/basedpyright
+	$(BIN)/mypy src tests examples benchmarks typesafety/pyright_usage.py typesafety/conftest.py
+	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest

@@ -235,6 +235,7 @@ class _Run:
     async def compensate(self, node: Step, output: object) -> object:
         """Call one compensation; ``None`` on success, else its error."""
         assert node.compensate is not None
+        result: object = None
         with anyio.move_on_after(self.timeout) as deadline:
             try:
                 result = node.compensate(output)
@@ -263,12 +264,12 @@ async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException 
     out. Returns the cancellation absorbed meanwhile (the caller re-raises it
     unless another exception is already on its way out), else ``None``.
     """
+    absorbed: BaseException | None = None
     with anyio.CancelScope(shield=True):
         if not _on_asyncio():
             await unwinding
             return None
         task = asyncio.ensure_future(unwinding)
-        absorbed: BaseException | None = None
         while not task.done():
             try:
                 await asyncio.shield(task)

@@ -32,11 +32,11 @@ class Action(Generic[_Err_co]):
     'validate'
     """
 
-    __slots__ = ("action", "compensate", "name")
+    __slots__ = ("_action", "_compensate", "_name")
 
-    name: str
-    action: Callable[[], Result[object, _Err_co]]
-    compensate: Callable[[], Result[object, object]] | None
+    _name: str
+    _action: Callable[[], Result[object, _Err_co]]
+    _compensate: Callable[[], Result[object, object]] | None
 
     def __init__(
         self,
@@ -48,11 +48,26 @@ class Action(Generic[_Err_co]):
         check_callable(action, "action", name)
         if compensate is not None:
             check_callable(compensate, "compensation", name)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "action", action)
-        object.__setattr__(self, "compensate", compensate)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_action", action)
+        object.__setattr__(self, "_compensate", compensate)
 
-    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
+    @property
+    def name(self) -> str:
+        """The action's name, used in logs, reports and errors."""
+        return self._name
+
+    @property
+    def action(self) -> Callable[[], Result[object, _Err_co]]:
+        """The zero-argument function that does the work."""
+        return self._action
+
+    @property
+    def compensate(self) -> Callable[[], Result[object, object]] | None:
+        """The zero-argument function that undoes it, or ``None``."""
+        return self._compensate
+
+    if not TYPE_CHECKING:
 
         def __setattr__(self, name: str, value: object) -> None:
             raise AttributeError("Action is immutable")

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Generic, TypeVar, final
+from typing import Generic, TypeVar, final
 
 from returns.result import Result
 
@@ -37,6 +38,7 @@ class StepOutcome(StrEnum):
 
 
 @final
+@dataclass(frozen=True, slots=True, repr=False)
 class StepRecord:
     """One step's line in a :class:`SagaReport`.
 
@@ -49,42 +51,10 @@ class StepRecord:
     StepRecord('create network', 'compensated')
     """
 
-    __slots__ = ("branches", "error", "name", "outcome")
-
     name: str
     outcome: StepOutcome
-    error: object
-    branches: tuple[tuple[StepRecord, ...], ...]
-
-    def __init__(
-        self,
-        name: str,
-        outcome: StepOutcome,
-        error: object = None,
-        branches: tuple[tuple[StepRecord, ...], ...] = (),
-    ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "outcome", outcome)
-        object.__setattr__(self, "error", error)
-        object.__setattr__(self, "branches", branches)
-
-    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
-
-        def __setattr__(self, name: str, value: object) -> None:
-            raise AttributeError(f"StepRecord is immutable; cannot set {name!r}")
-
-        def __delattr__(self, name: str) -> None:
-            raise AttributeError(f"StepRecord is immutable; cannot delete {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, StepRecord):
-            return NotImplemented
-        return (self.name, self.outcome, self.error, self.branches) == (
-            other.name,
-            other.outcome,
-            other.error,
-            other.branches,
-        )
+    error: object = None
+    branches: tuple[tuple[StepRecord, ...], ...] = ()
 
     def __hash__(self) -> int:
         return hash((self.name, self.outcome))
@@ -97,6 +67,7 @@ class StepRecord:
 
 
 @final
+@dataclass(frozen=True, slots=True, eq=False)
 class SagaReport(Generic[_Out_co, _Err_co]):
     """The result of one run plus one :class:`StepRecord` per step, in order.
 
@@ -115,29 +86,9 @@ class SagaReport(Generic[_Out_co, _Err_co]):
     allocate quota  succeeded
     """
 
-    __slots__ = ("name", "result", "steps")
-
     result: Result[_Out_co, _Err_co]
     steps: tuple[StepRecord, ...]
-    name: str | None
-
-    def __init__(
-        self,
-        result: Result[_Out_co, _Err_co],
-        steps: tuple[StepRecord, ...],
-        name: str | None = None,
-    ) -> None:
-        object.__setattr__(self, "result", result)
-        object.__setattr__(self, "steps", steps)
-        object.__setattr__(self, "name", name)
-
-    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
-
-        def __setattr__(self, name: str, value: object) -> None:
-            raise AttributeError(f"SagaReport is immutable; cannot set {name!r}")
-
-        def __delattr__(self, name: str) -> None:
-            raise AttributeError(f"SagaReport is immutable; cannot delete {name!r}")
+    name: str | None = None
 
     def to_mermaid(self) -> str:
         """A Mermaid ``flowchart`` of this run, coloured by each step's outcome,

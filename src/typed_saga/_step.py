@@ -31,18 +31,8 @@ _AsyncOnlyCompensation: TypeAlias = Callable[
 ]
 
 
-@overload
-def step(
-    name: str,
-    action: Callable[[_In], Awaitable[Result[_Out, _Err]]],
-    compensate: AsyncCompensation[_Out] | None = None,
-) -> AsyncSaga[_In, _Out, _Err]: ...
-@overload
-def step(
-    name: str,
-    action: Callable[[_In], FutureResult[_Out, _Err]],
-    compensate: AsyncCompensation[_Out] | None = None,
-) -> AsyncSaga[_In, _Out, _Err]: ...
+# Sync overloads first: when nothing matches, mypy reports against the first
+# one, and a sync mistake should not be answered with advice to go async.
 @overload
 def step(
     name: str,
@@ -54,6 +44,18 @@ def step(
     name: str,
     action: Callable[[_In], Result[_Out, _Err]],
     compensate: _AsyncOnlyCompensation[_Out],
+) -> AsyncSaga[_In, _Out, _Err]: ...
+@overload
+def step(
+    name: str,
+    action: Callable[[_In], Awaitable[Result[_Out, _Err]]],
+    compensate: AsyncCompensation[_Out] | None = None,
+) -> AsyncSaga[_In, _Out, _Err]: ...
+@overload
+def step(
+    name: str,
+    action: Callable[[_In], FutureResult[_Out, _Err]],
+    compensate: AsyncCompensation[_Out] | None = None,
 ) -> AsyncSaga[_In, _Out, _Err]: ...
 def step(
     name: str,
