@@ -112,6 +112,8 @@ class _Run:
                 result = await self.forward(nodes, state, sub)
             except anyio.get_cancelled_exc_class() as exc:
                 sub.completed, sub.error = len(sub.outputs), exc
+                if sub.completed < len(nodes):
+                    self.obs.step_failed(nodes[sub.completed].name, exc, sub)
                 raise
             except BaseException as exc:
                 result = exc
@@ -175,6 +177,7 @@ class _Run:
                 errors = await self.unwind_group(node, trace.branches[index], trace)
                 if errors:
                     trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, errors[0])
+                    obs.compensation_failed(node.name, errors[0], started)
                     stopped = self.policy == "stop"
                 else:
                     trace.outcomes[index] = (StepOutcome.COMPENSATED, None)

@@ -226,6 +226,28 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
             self._parts, self._name, (*self._listeners, *_check_listeners(listeners))
         )
 
+    def to_mermaid(self) -> str:
+        """A Mermaid ``flowchart`` of the steps in order: each compensation as a
+        dashed edge to an "undo" node, steps without one labelled so, ``parallel``
+        groups as subgraphs; ``map`` stages are left out. Paste it into a
+        ``mermaid`` code block (GitHub renders it).
+
+        >>> from returns.result import Success
+        >>> from typed_saga import step
+        >>> saga = step("reserve", Success, compensate=lambda _: Success(None))
+        >>> print(saga.then(step("charge", Success)).to_mermaid(), end="")
+        flowchart TD
+            s0["reserve"]
+            s0u(["undo reserve"]):::undo
+            s0 -.-> s0u
+            s1["charge<br/>(no compensation)"]
+            s0 --> s1
+            classDef undo fill:#f3f4f6,stroke:#6b7280,color:#374151,stroke-dasharray:4 4
+        """
+        from typed_saga._mermaid import saga_diagram
+
+        return saga_diagram(self.nodes, self._name)
+
     def run(
         self,
         value: _In_contra,
@@ -264,7 +286,7 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         ...     step("b", lambda _: Failure("boom"))
         ... )
         >>> print(saga.run_with_report(1))
-        saga failed: <Failure: boom>
+        saga failed at step 'b'
         step  outcome      error
         ----  -----------  ------
         a     compensated
@@ -316,6 +338,16 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         return AsyncSaga(
             self._parts, self._name, (*self._listeners, *_check_listeners(listeners))
         )
+
+    def to_mermaid(self) -> str:
+        """A Mermaid ``flowchart`` of the steps in order: each compensation as a
+        dashed edge to an "undo" node, steps without one labelled so, ``parallel``
+        groups as subgraphs; ``map`` stages are left out. Paste it into a
+        ``mermaid`` code block (GitHub renders it).
+        """
+        from typed_saga._mermaid import saga_diagram
+
+        return saga_diagram(self.nodes, self._name)
 
     async def run(
         self,
