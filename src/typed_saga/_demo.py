@@ -488,6 +488,17 @@ def _show_run_2(outcome: Outcome) -> bool:
     else:
         left = new_rows(outcome.before, outcome.after)
         _say(f"UNEXPECTED: the failed run left rows behind: {left}")
+    _say()
+    _say("The same run as a picture (print(report.to_mermaid())); paste it into")
+    _say("any Markdown file on GitHub, or https://mermaid.live, to see it drawn:")
+    _indented(outcome.report.to_mermaid())
+    _say()
+    _say(
+        "How to read it: thick arrows are the forward path, boxes coloured by\n"
+        "outcome (the legend names the colours); a dotted arrow leads from a\n"
+        "step to its compensation (the rounded 'undo' box) when one ran. Red is\n"
+        "where the run failed; blue, what was undone."
+    )
     return clean and isinstance(outcome.report.result, Failure)
 
 
