@@ -87,7 +87,9 @@ class _Run:
             else:
                 result = node.action(state)
                 if type(result) is not Success and inspect.isawaitable(result):
-                    result = await _resolve(result)
+                    result = await result  # inline: no helper coroutine per step
+                    if isinstance(result, IOResult):  # a FutureResult's
+                        result = result._inner_value
             if type(result) is not Success and not isinstance(result, Success):
                 return result
             state = result._inner_value
@@ -123,8 +125,8 @@ class _Run:
                 result = bad_return(nodes[len(sub.outputs)].name, result)
             sub.completed, sub.error = len(sub.outputs), failure_value(result)
             self.obs.step_failed(nodes[sub.completed].name, sub.error, sub)
-            if not first:
-                first.append(result)
+            if not first or (_fatal(result) and not _fatal(first[0])):
+                first[:] = [result]  # the first in time, unless a fatal one follows
             scope.cancel()
 
         try:
@@ -166,7 +168,9 @@ class _Run:
     async def unwind(self, nodes: tuple[Node, ...], trace: Trace) -> None:
         """Compensate the completed nodes in reverse, each with its own output."""
         obs = self.obs
-        stopped = False
+        # a parallel group that failed forward has already unwound its branches;
+        # if one of their compensations failed, "stop" applies to what is left
+        stopped = self.policy == "stop" and bool(trace.failures)
         for index in reversed(range(len(trace.outputs))):
             node = nodes[index]
             if isinstance(node, Group):
@@ -237,25 +241,33 @@ class _Run:
 
     async def compensate(self, node: Step, output: object) -> object:
         """Call one compensation; ``None`` on success, else its error."""
-        assert node.compensate is not None
-        result: object = None
+        if self.timeout is None:  # no cancel scope to enter: the common case
+            return await _call_compensation(node, output)
+        error: object = None
         with anyio.move_on_after(self.timeout) as deadline:
-            try:
-                result = node.compensate(output)
-                if type(result) is not Success and inspect.isawaitable(result):
-                    result = await _resolve(result)
-            except Exception as exc:
-                return exc
+            error = await _call_compensation(node, output)
         if deadline.cancelled_caught:
             return TimeoutError(
                 f"compensation of step {node.name!r} did not finish within "
                 f"{self.timeout} s (compensation_timeout)"
             )
-        if isinstance(result, Success):
-            return None
-        if isinstance(result, Failure):
-            return result.failure()
-        return bad_return(node.name, result, compensation=True)
+        return error
+
+
+async def _call_compensation(node: Step, output: object) -> object:
+    """Call ``node``'s compensation, awaiting what it returns if need be."""
+    assert node.compensate is not None
+    try:
+        result = node.compensate(output)
+        if type(result) is not Success and inspect.isawaitable(result):
+            result = await _resolve(result)
+    except Exception as exc:
+        return exc
+    if isinstance(result, Success):
+        return None
+    if isinstance(result, Failure):
+        return result.failure()
+    return bad_return(node.name, result, compensation=True)
 
 
 async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException | None:
@@ -297,3 +309,8 @@ async def _resolve(awaitable: object) -> object:
     if isinstance(result, IOResult):
         return result._inner_value
     return result
+
+
+def _fatal(error: object) -> bool:
+    """``KeyboardInterrupt``, ``SystemExit``: never dropped for an earlier failure."""
+    return isinstance(error, BaseException) and not isinstance(error, Exception)

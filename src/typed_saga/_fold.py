@@ -130,7 +130,19 @@ def _fail(
 def bad_return(name: str, returned: object, *, compensation: bool = False) -> TypeError:
     """The ``TypeError`` for a non-``Result`` return; closes a stray coroutine."""
     if inspect.isawaitable(returned):
-        if inspect.iscoroutine(returned):
-            returned.close()  # never awaited, never will be: silence the warning
+        _discard(returned)
         return awaitable_in_sync_run(name, compensation=compensation)
     return not_a_result(name, returned, compensation=compensation)
+
+
+def _discard(awaitable: object) -> None:
+    """Close the coroutine behind an awaitable that will never be awaited (also
+    inside a ``FutureResult``: ``_inner_value`` -> ``ReAwaitable._coro``), so
+    no "coroutine ... was never awaited" warning leaks."""
+    for _ in range(4):
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()
+            return
+        awaitable = getattr(awaitable, "_inner_value", None) or getattr(
+            awaitable, "_coro", None
+        )

@@ -76,7 +76,10 @@ def parallel(
 ]: ...
 @overload
 def parallel(
-    *branches: Saga[_In, Any, _Ea] | AsyncSaga[_In, Any, _Ea],
+    a: Saga[_In, Any, _Ea] | AsyncSaga[_In, Any, _Ea],
+    b: Saga[_In, Any, _Ea] | AsyncSaga[_In, Any, _Ea],
+    /,
+    *more: Saga[_In, Any, _Ea] | AsyncSaga[_In, Any, _Ea],
     name: str | None = None,
 ) -> AsyncSaga[_In, tuple[object, ...], _Ea]: ...
 def parallel(
