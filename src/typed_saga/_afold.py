@@ -26,7 +26,14 @@ from returns.result import Failure, Result, Success
 from typed_saga._fold import bad_return
 from typed_saga._node import Group, Node, Policy, Step
 from typed_saga._report import StepOutcome
-from typed_saga._trace import Observer, Trace, add_note, failure_value
+from typed_saga._trace import (
+    COMPENSATED,
+    LEFT_UNCOMPENSATED,
+    Observer,
+    Trace,
+    add_note,
+    failure_value,
+)
 
 
 async def run_nodes(
@@ -184,7 +191,7 @@ class _Run:
                     obs.compensation_failed(node.name, errors[0], started)
                     stopped = self.policy == "stop"
                 else:
-                    trace.outcomes[index] = (StepOutcome.COMPENSATED, None)
+                    trace.outcomes[index] = COMPENSATED
                     obs.compensation_succeeded(node.name, started)
                 continue
             if node.compensate is None:
@@ -197,7 +204,7 @@ class _Run:
             started = obs.compensation_started(node.name)
             error = await self.compensate(node, trace.outputs[index])
             if error is None:
-                trace.outcomes[index] = (StepOutcome.COMPENSATED, None)
+                trace.outcomes[index] = COMPENSATED
                 obs.compensation_succeeded(node.name, started)
             else:
                 trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, error)
@@ -230,12 +237,12 @@ class _Run:
     def leave(self, node: Node, trace: Trace, index: int, outer: Trace) -> None:
         """Mark a node (a group: its branches' steps) left un-compensated."""
         if isinstance(node, Group):
-            trace.outcomes[index] = (StepOutcome.LEFT_UNCOMPENSATED, None)
+            trace.outcomes[index] = LEFT_UNCOMPENSATED
             for nodes, sub in zip(node.branches, trace.branches[index], strict=True):
                 for sub_index in range(len(sub.outputs)):
                     self.leave(nodes[sub_index], sub, sub_index, outer)
         elif node.compensate is not None:
-            trace.outcomes[index] = (StepOutcome.LEFT_UNCOMPENSATED, None)
+            trace.outcomes[index] = LEFT_UNCOMPENSATED
             outer.left.append(node.name)
             self.obs.compensation_skipped(node.name, by_policy=True)
 

@@ -9,12 +9,14 @@ outputs. No recursion, no nested binds: 100,000 steps are just a longer loop.
 from __future__ import annotations
 
 import inspect
+from time import perf_counter
 
 from returns.result import Failure, Result, Success
 
 from typed_saga._node import Policy, Step
 from typed_saga._report import StepOutcome
 from typed_saga._trace import (
+    LEFT_UNCOMPENSATED,
     Observer,
     Trace,
     add_note,
@@ -33,21 +35,22 @@ def run_nodes(
     An action that raises, or returns a non-``Result``, is unwound the same way
     and then the exception propagates (with a note naming the step).
     """
+    started = perf_counter()
     trace = Trace()
     try:
         result = _forward(nodes, value, trace, obs)
     except BaseException as exc:
-        _fail(nodes, trace, policy, obs, exc)
+        _fail(nodes, trace, policy, obs.awake(started), exc)
         add_note(exc, nodes[trace.completed], trace, policy)
         raise
-    if isinstance(result, Success):
+    if type(result) is Success:
         obs.succeeded()
         return result, trace
     if isinstance(result, Failure):
-        _fail(nodes, trace, policy, obs, result)
+        _fail(nodes, trace, policy, obs.awake(started), result)
         return result, trace
     error = bad_return(nodes[len(trace.outputs)].name, result)
-    _fail(nodes, trace, policy, obs, error)
+    _fail(nodes, trace, policy, obs.awake(started), error)
     raise error
 
 
@@ -64,7 +67,7 @@ def _forward(
         if verbose:
             obs.step_started(node, trace)
         result = node.action(state)
-        if type(result) is not Success and not isinstance(result, Success):
+        if type(result) is not Success:
             return result
         state = result._inner_value
         outputs.append(state)
@@ -76,24 +79,29 @@ def _forward(
 def _unwind(
     nodes: tuple[Step, ...], trace: Trace, policy: Policy, obs: Observer
 ) -> None:
-    """Compensate the completed steps in reverse, each with its own output."""
+    """Compensate the completed steps in reverse, each with its own output.
+
+    Records only what went wrong (a failed compensation, a step the ``"stop"``
+    policy never reached): every other compensable step was compensated."""
+    verbose = obs.verbose
+    outputs = trace.outputs
     stopped = False
-    for index in reversed(range(len(trace.outputs))):
+    for index in reversed(range(len(outputs))):
         node = nodes[index]
         if node.compensate is None:
-            if not node.hidden:
+            if verbose and not node.hidden:
                 obs.compensation_skipped(node.name, by_policy=False)
             continue
         if stopped:
             trace.left.append(node.name)
-            trace.outcomes[index] = (StepOutcome.LEFT_UNCOMPENSATED, None)
+            trace.outcomes[index] = LEFT_UNCOMPENSATED
             obs.compensation_skipped(node.name, by_policy=True)
             continue
-        started = obs.compensation_started(node.name)
-        error = _compensate(node, trace.outputs[index])
+        started = obs.compensation_started(node.name) if verbose else perf_counter()
+        error = _compensate(node, outputs[index])
         if error is None:
-            trace.outcomes[index] = (StepOutcome.COMPENSATED, None)
-            obs.compensation_succeeded(node.name, started)
+            if verbose:
+                obs.compensation_succeeded(node.name, started)
         else:
             trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, error)
             trace.failures.append((node.name, error))
@@ -108,7 +116,7 @@ def _compensate(node: Step, output: object) -> object:
         result = node.compensate(output)
     except Exception as exc:
         return exc
-    if isinstance(result, Success):
+    if type(result) is Success:
         return None
     if isinstance(result, Failure):
         return result.failure()

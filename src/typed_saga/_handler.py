@@ -7,13 +7,14 @@ runs on the same engine as :class:`~typed_saga.Saga`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, final
+from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, final
 
 from returns.result import Result, Success
 
 from typed_saga import _fold
-from typed_saga._events import Listener
+from typed_saga._events import Listener, logger
 from typed_saga._node import Policy, Step, check_callable, check_name, check_policy
 from typed_saga._trace import Observer
 
@@ -122,7 +123,10 @@ def run(
     nodes = tuple(_to_step(index, action) for index, action in enumerate(actions))
     if not nodes:
         return Success(None)
-    result, _ = _fold.run_nodes(nodes, None, policy, Observer(None, tuple(listeners)))
+    listening = tuple(listeners)
+    quiet = not listening and not logger.isEnabledFor(logging.DEBUG)
+    obs = _QUIET if quiet else Observer(None, listening)
+    result, _ = _fold.run_nodes(nodes, None, policy, obs)
     if isinstance(result, Success):
         return Success(None)
     return result  # type: ignore[return-value]
@@ -140,4 +144,8 @@ def _to_step(index: int, action: object) -> Step:
         action.name,
         lambda _: act(),
         None if comp is None else (lambda _: comp()),
+        sync=True,  # zero-argument actions of a handler are never awaited
     )
+
+
+_QUIET: Final = Observer.quiet(None)

@@ -29,6 +29,7 @@ class Step:
 
     ``is_async``: calling ``action`` may give an awaitable (decided once, here).
     ``hidden``: a ``.map(f)`` stage, absent from reports and events.
+    ``sync=True`` skips the async detection, for callers that know.
     """
 
     __slots__ = (
@@ -54,15 +55,16 @@ class Step:
         compensate: Callable[[object], object] | None,
         *,
         hidden: bool = False,
+        sync: bool = False,
     ) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "action", action)
         object.__setattr__(self, "compensate", compensate)
-        object.__setattr__(self, "is_async", returns_awaitable(action))
+        object.__setattr__(self, "is_async", not sync and returns_awaitable(action))
         object.__setattr__(
             self,
             "compensate_is_async",
-            compensate is not None and returns_awaitable(compensate),
+            not sync and compensate is not None and returns_awaitable(compensate),
         )
         object.__setattr__(self, "hidden", hidden)
 

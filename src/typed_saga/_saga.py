@@ -8,13 +8,14 @@ original. The runners live in ``_fold`` (sync) and ``_afold`` (async).
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar, Union, cast, final, overload
 
 from returns.result import Result, Success
 
 from typed_saga import _fold
-from typed_saga._events import Listener
+from typed_saga._events import Listener, logger
 from typed_saga._node import Group, Node, Policy, Step, check_name, check_policy
 from typed_saga._report import SagaReport
 from typed_saga._trace import Observer, build_report
@@ -36,12 +37,13 @@ class _Definition:
     explicit stack (no recursion) and cached, which is invisible from outside.
     """
 
-    __slots__ = ("_flat", "_listeners", "_name", "_parts")
+    __slots__ = ("_flat", "_listeners", "_name", "_parts", "_quiet")
 
     _parts: tuple[_Part, ...]
     _flat: tuple[Node, ...] | None
     _name: str | None
     _listeners: tuple[Listener, ...]
+    _quiet: Observer | None
 
     def __init__(
         self,
@@ -53,6 +55,7 @@ class _Definition:
         object.__setattr__(self, "_flat", None)
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_listeners", listeners)
+        object.__setattr__(self, "_quiet", None)
 
     if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
 
@@ -104,8 +107,23 @@ class _Definition:
         label = "" if self._name is None else f" {self._name!r}"
         return f"<{type(self).__name__}{label} [{shown}]>"
 
-    def _observer(self, listeners: Sequence[Listener]) -> Observer:
-        return Observer(self._name, (*self._listeners, *listeners))
+    def _observer(
+        self, listeners: Sequence[Listener], *, quiet: bool = False
+    ) -> Observer:
+        """A run's observer; with ``quiet``, the definition's shared stand-in
+        when nobody listens (see ``Observer.quiet``)."""
+        if (
+            listeners
+            or self._listeners
+            or not quiet
+            or logger.isEnabledFor(logging.DEBUG)
+        ):
+            return Observer(self._name, (*self._listeners, *listeners))
+        stand_in = self._quiet
+        if stand_in is None:
+            stand_in = Observer.quiet(self._name)
+            object.__setattr__(self, "_quiet", stand_in)  # benign, like _flat
+        return stand_in
 
 
 def _map_step(function: object) -> Step:
@@ -142,7 +160,7 @@ def _check_listeners(listeners: Sequence[object]) -> tuple[Listener, ...]:
                 f"listener {index} is a {type(listener).__name__}, not callable; "
                 "a listener is a function taking one event"
             )
-    return cast(tuple[Listener, ...], tuple(listeners))
+    return cast("tuple[Listener, ...]", tuple(listeners))
 
 
 @final
@@ -267,9 +285,12 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         """
         policy = check_policy(on_compensation_failure)
         result, _ = _fold.run_nodes(
-            cast(tuple[Step, ...], self.nodes), value, policy, self._observer(listeners)
+            cast("tuple[Step, ...]", self.nodes),
+            value,
+            policy,
+            self._observer(listeners, quiet=True),
         )
-        return cast(Result[_Out_co, _Err_co], result)
+        return cast("Result[_Out_co, _Err_co]", result)
 
     def run_with_report(
         self,
@@ -295,10 +316,14 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         policy = check_policy(on_compensation_failure)
         nodes = self.nodes
         result, trace = _fold.run_nodes(
-            cast(tuple[Step, ...], nodes), value, policy, self._observer(listeners)
+            cast("tuple[Step, ...]", nodes),
+            value,
+            policy,
+            self._observer(listeners, quiet=True),
         )
         return cast(
-            SagaReport[_Out_co, _Err_co], build_report(nodes, result, trace, self._name)
+            "SagaReport[_Out_co, _Err_co]",
+            build_report(nodes, result, trace, self._name),
         )
 
 
@@ -370,7 +395,7 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         result, _ = await _afold.run_nodes(
             self.nodes, value, policy, self._observer(listeners), timeout
         )
-        return cast(Result[_Out_co, _Err_co], result)
+        return cast("Result[_Out_co, _Err_co]", result)
 
     async def run_with_report(
         self,
@@ -390,7 +415,8 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
             nodes, value, policy, self._observer(listeners), timeout
         )
         return cast(
-            SagaReport[_Out_co, _Err_co], build_report(nodes, result, trace, self._name)
+            "SagaReport[_Out_co, _Err_co]",
+            build_report(nodes, result, trace, self._name),
         )
 
 

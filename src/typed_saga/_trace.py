@@ -6,12 +6,12 @@ and turning a trace into a :class:`~typed_saga.SagaReport` or an exception note.
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from collections.abc import Sequence
 from time import perf_counter
-from typing import final
+from typing import Final, final
 
-from returns.result import Result
+from returns.result import Failure, Result
 
 from typed_saga._events import (
     CompensationFailed,
@@ -38,25 +38,56 @@ class Observer:
     """Dispatches one run's events to its listeners (the logging listener first).
 
     ``verbose`` is false when nobody wants the success-path events (no user
-    listener and DEBUG logging off): the runners then skip building them.
+    listener and DEBUG logging off): the runners then skip building them, and
+    only what the logging listener reports (failed compensations, steps left
+    un-compensated) is emitted.
+
+    :meth:`quiet` makes a stand-in for a sync definition that nobody listens
+    to: made once per definition, it holds no per-run state (so one is shared
+    by every thread running that definition) until :meth:`awake` turns it into
+    a real observer, when a run fails.
     """
 
-    __slots__ = ("_run_id", "listeners", "saga", "started", "verbose")
+    __slots__ = ("_run_id", "is_quiet", "listeners", "saga", "started", "verbose")
 
-    def __init__(self, saga: str | None, listeners: Sequence[Listener]) -> None:
+    def __init__(
+        self,
+        saga: str | None,
+        listeners: Sequence[Listener],
+        started: float | None = None,
+    ) -> None:
         self.saga = saga
         self.listeners: tuple[Listener, ...] = (log_event, *listeners)
         self.verbose = bool(listeners) or logger.isEnabledFor(logging.DEBUG)
+        self.is_quiet = False
         self._run_id: str | None = None
-        self.started = perf_counter()
+        self.started = perf_counter() if started is None else started
         if self.verbose:
             self.emit(SagaStarted(run_id=self.run_id, saga=saga))
 
+    @classmethod
+    def quiet(cls, saga: str | None) -> Observer:
+        """The shared, stateless stand-in for runs nobody listens to."""
+        stand_in = cls(saga, ())
+        stand_in.verbose = False
+        stand_in.is_quiet = True
+        return stand_in
+
+    def awake(self, started: float) -> Observer:
+        """This observer, or (for a quiet stand-in) a real one for this run."""
+        if not self.is_quiet:
+            return self
+        real = Observer.__new__(Observer)  # a quiet copy with per-run state
+        real.saga, real.listeners, real.verbose = self.saga, self.listeners, False
+        real.is_quiet, real._run_id, real.started = False, None, started
+        return real
+
     @property
     def run_id(self) -> str:
-        """A fresh id per run, made only when an event needs it."""
+        """A fresh id per run (128 random bits, as in a UUID4), made only when
+        an event needs it."""
         if self._run_id is None:
-            self._run_id = uuid.uuid4().hex
+            self._run_id = os.urandom(16).hex()
         return self._run_id
 
     def emit(self, event: Event) -> None:
@@ -97,6 +128,8 @@ class Observer:
             )
 
     def step_failed(self, name: str, error: object, trace: Trace) -> None:
+        if not self.verbose:
+            return
         self.emit(
             StepFailed(
                 run_id=self.run_id,
@@ -108,6 +141,8 @@ class Observer:
         )
 
     def saga_failed(self, name: str, error: object, trace: Trace) -> None:
+        if not (self.verbose or trace.left):  # the logging listener warns of left steps
+            return
         self.emit(
             SagaFailed(
                 run_id=self.run_id,
@@ -149,7 +184,7 @@ class Observer:
         )
 
     def compensation_skipped(self, name: str, *, by_policy: bool) -> None:
-        if by_policy or self.verbose:
+        if self.verbose:
             self.emit(
                 CompensationSkipped(
                     run_id=self.run_id,
@@ -167,9 +202,10 @@ class Trace:
     ``outputs`` holds each completed node's output, in order: what its
     compensation will be given. ``completed`` is set when the run fails: the node
     at that index is the failing one. ``outcomes`` holds what the unwinding did
-    to each completed node; ``failures`` the (step, error) of each failed
-    compensation; ``left`` the steps the ``"stop"`` policy never reached;
-    ``branches`` the traces of each ``parallel`` group's branches, by index.
+    to completed nodes (the sync runner stores only failed and left ones: a
+    compensable node without an entry was compensated); ``failures`` the
+    (step, error) of each failed compensation; ``left`` the steps the
+    ``"stop"`` policy never reached; ``branches`` the traces of each ``parallel`` group's branches, by index.
     """
 
     __slots__ = (
@@ -196,8 +232,6 @@ class Trace:
 
 def failure_value(result: object) -> object:
     """The error inside a ``Failure`` (what reports and events show)."""
-    from returns.result import Failure
-
     return result.failure() if isinstance(result, Failure) else result
 
 
@@ -270,8 +304,12 @@ def records(nodes: tuple[Node, ...], trace: Trace | None) -> tuple[StepRecord, .
             outcome, error = StepOutcome.NOT_RUN, None
         elif index == trace.completed:
             outcome, error = StepOutcome.FAILED, trace.error
+        elif index in trace.outcomes:
+            outcome, error = trace.outcomes[index]
+        elif trace.completed >= 0 and _compensable(node):
+            outcome, error = COMPENSATED  # the sync runner stores only the exceptions
         else:
-            outcome, error = trace.outcomes.get(index, (StepOutcome.SUCCEEDED, None))
+            outcome, error = StepOutcome.SUCCEEDED, None
         branches: tuple[tuple[StepRecord, ...], ...] = ()
         if isinstance(node, Group):
             traces: Sequence[Trace | None] = (
@@ -283,3 +321,11 @@ def records(nodes: tuple[Node, ...], trace: Trace | None) -> tuple[StepRecord, .
             )
         out.append(StepRecord(node.name, outcome, error, branches))
     return tuple(out)
+
+
+def _compensable(node: Node) -> bool:
+    return isinstance(node, Group) or node.compensate is not None
+
+
+COMPENSATED: Final = (StepOutcome.COMPENSATED, None)
+LEFT_UNCOMPENSATED: Final = (StepOutcome.LEFT_UNCOMPENSATED, None)
