@@ -205,7 +205,8 @@ class Trace:
     to completed nodes (the sync runner stores only failed and left ones: a
     compensable node without an entry was compensated); ``failures`` the
     (step, error) of each failed compensation; ``left`` the steps the
-    ``"stop"`` policy never reached; ``branches`` the traces of each ``parallel`` group's branches, by index.
+    ``"stop"`` policy never reached; ``branches`` the traces of each
+    ``parallel`` group's branches, by index.
     """
 
     __slots__ = (
