@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
+from time import perf_counter
 from collections.abc import Awaitable, Coroutine
 from typing import cast
 
@@ -65,14 +66,23 @@ async def run_nodes(
 
 
 class _Run:
-    """One run's settings, so the recursive parts (groups) share them."""
+    """One run's settings, so the recursive parts (groups) share them.
 
-    __slots__ = ("obs", "policy", "timeout")
+    ``obs`` may be a definition's shared quiet stand-in until something
+    worth reporting happens (a failure, a group): ``wake`` swaps in a real one.
+    """
+
+    __slots__ = ("obs", "policy", "started", "timeout")
 
     def __init__(self, policy: Policy, obs: Observer, timeout: float | None) -> None:
         self.policy = policy
         self.obs = obs
         self.timeout = timeout
+        self.started = perf_counter()
+
+    def wake(self) -> Observer:
+        self.obs = self.obs.awake(self.started)
+        return self.obs
 
     # -- forward -------------------------------------------------------------
 
@@ -110,6 +120,7 @@ class _Run:
     ) -> object:
         """Run every branch on ``state``; on the first failure cancel the rest,
         unwind every branch, and return (or raise) that failure."""
+        self.wake()  # branches may report failures before the run fails
         traces = [Trace() for _ in group.branches]
         trace.branches[index] = traces
         first: list[object] = []  # the first Failure / exception, in time
@@ -166,7 +177,7 @@ class _Run:
         trace.completed = len(trace.outputs)
         trace.error = failure_value(error)
         name = nodes[trace.completed].name
-        self.obs.step_failed(name, trace.error, trace)
+        self.wake().step_failed(name, trace.error, trace)
         absorbed = await shielded(self.unwind(nodes, trace))
         self.obs.saga_failed(name, trace.error, trace)
         if absorbed is not None and not isinstance(error, BaseException):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar, Union, cast, final, overload
 
 from returns.result import Result, Success
 
-from typed_saga import _fold
+from typed_saga import _afold, _fold
 from typed_saga._events import Listener, logger
 from typed_saga._node import Group, Node, Policy, Step, check_name, check_policy
 from typed_saga._report import SagaReport
@@ -388,12 +388,10 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         one cannot hold the shielded unwinding forever; one that times out
         counts as failed (the policy applies) and is logged.
         """
-        from typed_saga import _afold
-
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
         result, _ = await _afold.run_nodes(
-            self.nodes, value, policy, self._observer(listeners), timeout
+            self.nodes, value, policy, self._observer(listeners, quiet=True), timeout
         )
         return cast("Result[_Out_co, _Err_co]", result)
 
@@ -406,13 +404,11 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         listeners: Sequence[Listener] = (),
     ) -> SagaReport[_Out_co, _Err_co]:
         """Like :meth:`run`, but also tell what happened to every step."""
-        from typed_saga import _afold
-
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
         nodes = self.nodes
         result, trace = await _afold.run_nodes(
-            nodes, value, policy, self._observer(listeners), timeout
+            nodes, value, policy, self._observer(listeners, quiet=True), timeout
         )
         return cast(
             "SagaReport[_Out_co, _Err_co]",
