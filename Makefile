@@ -33,5 +33,15 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
+# Not part of `make test`: figures go to BENCHMARKS.md (about a minute).
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install -q -e '.[dev,otel,bench]'
+	$(BIN)/python benchmarks/run.py
+
+# Mutation testing of the runner modules (several minutes): see README, Testing.
+mutation: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install -q -e '.[dev,otel,mutation]'
+	PYTHON=$(BIN)/python bash scripts/mutation.sh
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis mutants
