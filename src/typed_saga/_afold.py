@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
-from time import perf_counter
 from collections.abc import Awaitable, Coroutine
+from time import perf_counter
 from typing import cast
 
 import anyio
@@ -149,7 +149,9 @@ class _Run:
 
         try:
             async with anyio.create_task_group() as group_scope:
-                for nodes, sub in zip(group.branches, traces, strict=True):
+                for nodes, sub in zip(
+                    group.branches, traces, strict=True
+                ):  # pragma: no mutate (equal lengths by construction)
                     group_scope.start_soon(branch, nodes, sub, group_scope.cancel_scope)
         except BaseException:
             await self.unwind_group(group, traces, trace)
@@ -161,7 +163,9 @@ class _Run:
         if isinstance(failure, BaseException):
             failed = next(
                 nodes[sub.completed]
-                for nodes, sub in zip(group.branches, traces, strict=True)
+                for nodes, sub in zip(
+                    group.branches, traces, strict=True
+                )  # pragma: no mutate (equal lengths by construction)
                 if sub.error is failure
             )
             failure.add_note(
@@ -233,7 +237,9 @@ class _Run:
 
         async def unwind_all() -> None:
             async with anyio.create_task_group() as branches:
-                for nodes, sub in zip(group.branches, traces, strict=True):
+                for nodes, sub in zip(
+                    group.branches, traces, strict=True
+                ):  # pragma: no mutate (equal lengths by construction)
                     if sub.outputs:
                         branches.start_soon(self.unwind, nodes, sub)
 
@@ -249,7 +255,9 @@ class _Run:
         """Mark a node (a group: its branches' steps) left un-compensated."""
         if isinstance(node, Group):
             trace.outcomes[index] = LEFT_UNCOMPENSATED
-            for nodes, sub in zip(node.branches, trace.branches[index], strict=True):
+            for nodes, sub in zip(
+                node.branches, trace.branches[index], strict=True
+            ):  # pragma: no mutate (equal lengths by construction)
                 for sub_index in range(len(sub.outputs)):
                     self.leave(nodes[sub_index], sub, sub_index, outer)
         elif node.compensate is not None:

@@ -54,14 +54,13 @@ class Observer:
         self,
         saga: str | None,
         listeners: Sequence[Listener],
-        started: float | None = None,
     ) -> None:
         self.saga = saga
         self.listeners: tuple[Listener, ...] = (log_event, *listeners)
         self.verbose = bool(listeners) or logger.isEnabledFor(logging.DEBUG)
         self.is_quiet = False
         self._run_id: str | None = None
-        self.started = perf_counter() if started is None else started
+        self.started = perf_counter()
         if self.verbose:
             self.emit(SagaStarted(run_id=self.run_id, saga=saga))
 
@@ -318,7 +317,9 @@ def records(nodes: tuple[Node, ...], trace: Trace | None) -> tuple[StepRecord, .
             ) or [None] * len(node.branches)
             branches = tuple(
                 records(branch, sub)
-                for branch, sub in zip(node.branches, traces, strict=True)
+                for branch, sub in zip(
+                    node.branches, traces, strict=True
+                )  # pragma: no mutate (equal lengths by construction)
             )
         out.append(StepRecord(node.name, outcome, error, branches))
     return tuple(out)
