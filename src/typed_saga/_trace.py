@@ -235,9 +235,7 @@ def failure_value(result: object) -> object:
     return result.failure() if isinstance(result, Failure) else result
 
 
-def not_a_result(
-    name: str, returned: object, *, compensation: bool = False
-) -> TypeError:
+def not_a_result(name: str, returned: object, *, compensation: bool) -> TypeError:
     """The error for an action (or compensation) that returned a non-``Result``.
 
     Names the type only: the value itself may hold secrets."""
@@ -252,7 +250,7 @@ def not_a_result(
     )
 
 
-def awaitable_in_sync_run(name: str, *, compensation: bool = False) -> TypeError:
+def awaitable_in_sync_run(name: str, *, compensation: bool) -> TypeError:
     """The error for an awaitable met by the synchronous runner."""
     role = "the compensation of step" if compensation else "step"
     return TypeError(
