@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from time import perf_counter
-from typing import cast
 
 import anyio
 from returns.io import IOResult
@@ -217,7 +216,11 @@ class _Run:
                 self.leave(node, trace, index, trace)
                 continue
             started = obs.compensation_started(node.name)
-            error = await self.compensate(node, trace.outputs[index])
+            output = trace.outputs[index]
+            if self.timeout is None:  # no cancel scope to enter: the common case
+                error = await _call_compensation(node, output)
+            else:
+                error = await self.compensate_within_timeout(node, output)
             if error is None:
                 trace.outcomes[index] = COMPENSATED
                 obs.compensation_succeeded(node.name, started)
@@ -265,10 +268,9 @@ class _Run:
             outer.left.append(node.name)
             self.obs.compensation_skipped(node.name, by_policy=True)
 
-    async def compensate(self, node: Step, output: object) -> object:
-        """Call one compensation; ``None`` on success, else its error."""
-        if self.timeout is None:  # no cancel scope to enter: the common case
-            return await _call_compensation(node, output)
+    async def compensate_within_timeout(self, node: Step, output: object) -> object:
+        """Call one compensation under ``compensation_timeout``; ``None`` on
+        success, else its error (a ``TimeoutError`` when it ran out of time)."""
         error: object = None
         with anyio.move_on_after(self.timeout) as deadline:
             error = await _call_compensation(node, output)
@@ -286,10 +288,12 @@ async def _call_compensation(node: Step, output: object) -> object:
     try:
         result = node.compensate(output)
         if type(result) is not Success and inspect.isawaitable(result):
-            result = await _resolve(result)
+            result = await result
+            if isinstance(result, IOResult):  # a FutureResult's
+                result = result._inner_value
     except Exception as exc:
         return exc
-    if isinstance(result, Success):
+    if type(result) is Success:
         return None
     if isinstance(result, Failure):
         return result.failure()
@@ -327,14 +331,6 @@ def _on_asyncio() -> bool:
         return asyncio.current_task() is not None
     except RuntimeError:  # no asyncio loop running here: trio
         return False
-
-
-async def _resolve(awaitable: object) -> object:
-    """Await an action's result; unwrap a ``FutureResult``'s ``IOResult``."""
-    result = await cast(Awaitable[object], awaitable)
-    if isinstance(result, IOResult):
-        return result._inner_value
-    return result
 
 
 def _fatal(error: object) -> bool:
