@@ -102,11 +102,15 @@ class _Run:
                 result = await self.parallel(node, state, trace, index)
             else:
                 result = node.action(state)
-                if type(result) is not Success and inspect.isawaitable(result):
-                    result = await result  # inline: no helper coroutine per step
-                    if isinstance(result, IOResult):  # a FutureResult's
-                        result = result._inner_value
-            if type(result) is not Success and not isinstance(result, Success):
+                # is_async was decided at definition time; a step it could not
+                # see through (a lambda around a coroutine) is awaited too
+                if type(result) is not Success and (
+                    node.is_async or inspect.isawaitable(result)
+                ):
+                    result = await result  # type: ignore[misc]
+                    if type(result) is not Success and isinstance(result, IOResult):
+                        result = result._inner_value  # a FutureResult's Result
+            if type(result) is not Success:
                 return result
             state = result._inner_value
             outputs.append(state)
