@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from returns.result import Failure, Result, Success
 
-from tests.harness import Runner, World
+from tests.harness import Mode, Runner, World
 from typed_saga import StepOutcome, step
 
 # -- the reference runner's own cases -------------------------------------------
@@ -415,9 +415,9 @@ def test_rule9_hundred_thousand_steps_forward_and_unwound() -> None:
     assert undone[-1] == 1
 
 
-def test_rule9_async_ten_thousand_steps(runner: Runner) -> None:
-    if not runner.is_async:
-        pytest.skip("covered by the 100,000-step sync test")
+@pytest.mark.parametrize("mode", ["asyncio", "trio"])
+def test_rule9_async_ten_thousand_steps(mode: Mode) -> None:
+    runner = Runner(mode)
     world = World()
     saga = runner.step("s0", lambda v: Success(v + 1), world.undo("u"))
     for index in range(1, 10_000):

@@ -88,7 +88,8 @@ def _unwind(
     stopped = False
     for index in reversed(range(len(outputs))):
         node = nodes[index]
-        if node.compensate is None:
+        compensate = node.compensate
+        if compensate is None:
             if verbose and not node.hidden:
                 obs.compensation_skipped(node.name, by_policy=False)
             continue
@@ -98,7 +99,13 @@ def _unwind(
             obs.compensation_skipped(node.name, by_policy=True)
             continue
         started = obs.compensation_started(node.name) if verbose else perf_counter()
-        error = _compensate(node, outputs[index])
+        try:
+            result = compensate(outputs[index])
+            error = (
+                None if type(result) is Success else _compensation_error(node, result)
+            )
+        except Exception as exc:
+            error = exc
         if error is None:
             if verbose:
                 obs.compensation_succeeded(node.name, started)
@@ -109,15 +116,9 @@ def _unwind(
             stopped = policy == "stop"
 
 
-def _compensate(node: Step, output: object) -> object:
-    """Call one compensation; return ``None`` on success, else its error."""
-    assert node.compensate is not None
-    try:
-        result = node.compensate(output)
-    except Exception as exc:
-        return exc
-    if type(result) is Success:
-        return None
+def _compensation_error(node: Step, result: object) -> object:
+    """What a compensation that did not return ``Success`` failed with: its
+    ``Failure``'s error, or a ``TypeError`` for a non-``Result``."""
     if isinstance(result, Failure):
         return result.failure()
     return bad_return(node.name, result, compensation=True)
