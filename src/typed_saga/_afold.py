@@ -193,6 +193,7 @@ class _Run:
     async def unwind(self, nodes: tuple[Node, ...], trace: Trace) -> None:
         """Compensate the completed nodes in reverse, each with its own output."""
         obs = self.obs
+        verbose = obs.verbose
         # a parallel group that failed forward has already unwound its branches;
         # if one of their compensations failed, "stop" applies to what is left
         stopped = self.policy == "stop" and bool(trace.failures)
@@ -219,7 +220,7 @@ class _Run:
             if stopped:
                 self.leave(node, trace, index, trace)
                 continue
-            started = obs.compensation_started(node.name)
+            started = obs.compensation_started(node.name) if verbose else perf_counter()
             output = trace.outputs[index]
             if self.timeout is None:  # no cancel scope to enter: the common case
                 error = await _call_compensation(node, output)
@@ -227,7 +228,8 @@ class _Run:
                 error = await self.compensate_within_timeout(node, output)
             if error is None:
                 trace.outcomes[index] = COMPENSATED
-                obs.compensation_succeeded(node.name, started)
+                if verbose:
+                    obs.compensation_succeeded(node.name, started)
             else:
                 trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, error)
                 trace.failures.append((node.name, error))
