@@ -158,7 +158,7 @@ def log_event(event: Event) -> None:
         logger.error(
             "compensation of step %r failed: %s",
             event.step,
-            _describe(event.error),
+            describe_error(event.error),
             extra=_extra(event, event.step, event.error),
         )
     elif isinstance(event, SagaFailed):
@@ -190,12 +190,17 @@ def log_event(event: Event) -> None:
             logger.debug(
                 "step %r failed: %s",
                 event.step,
-                _describe(event.error),
+                describe_error(event.error),
                 extra=_extra(event, event.step, event.error),
             )
 
 
-def _describe(error: object) -> str:
+def describe_error(error: object) -> str:
+    """One line of text for a failure value or an exception, as logs, notes,
+    reports, spans and pictures show it: ``"Type: message"`` for an exception
+    (``"cancelled"`` for a cancellation), the ``repr`` of anything else."""
+    if type(error).__name__ in {"CancelledError", "Cancelled"}:
+        return "cancelled"
     if isinstance(error, BaseException):
         return f"{type(error).__name__}: {error}"
     return repr(error)
@@ -208,5 +213,5 @@ def _extra(event: Event, step: str, error: object = None) -> dict[str, object]:
         "saga_step": step,
     }
     if error is not None:
-        extra["saga_error"] = _describe(error)
+        extra["saga_error"] = describe_error(error)
     return extra

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
+from typed_saga._events import describe_error
 from typed_saga._node import Group, Node
 from typed_saga._report import SagaReport, StepOutcome, StepRecord
 
@@ -216,12 +217,7 @@ class _Writer:
 
 def _error(error: object) -> str:
     """A failure value or exception, short and escaped, for a label."""
-    if type(error).__name__ in {"CancelledError", "Cancelled"}:
-        text = "cancelled"
-    elif isinstance(error, BaseException):
-        text = f"{type(error).__name__}: {error}"
-    else:
-        text = repr(error)
+    text = describe_error(error)
     if len(text) > _ERROR_WIDTH:
         text = text[: _ERROR_WIDTH - 3] + "..."
     return escape(text)

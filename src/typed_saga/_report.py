@@ -9,6 +9,8 @@ from typing import Generic, TypeVar, final
 
 from returns.result import Result
 
+from typed_saga._events import describe_error
+
 _Out_co = TypeVar("_Out_co", covariant=True)
 _Err_co = TypeVar("_Err_co", covariant=True)
 
@@ -158,13 +160,7 @@ def _is_success(result: Result[object, object]) -> bool:
 def _short(error: object) -> str:
     if error is None:
         return ""
-    if type(error).__name__ in {"CancelledError", "Cancelled"}:
-        return "cancelled"
-    text = (
-        f"{type(error).__name__}: {error}"
-        if isinstance(error, BaseException)
-        else repr(error)
-    )
+    text = describe_error(error)
     return " ".join(text.split())  # one line per step, nothing cut off
 
 

@@ -26,6 +26,7 @@ from typed_saga._events import (
     StepFailed,
     StepStarted,
     StepSucceeded,
+    describe_error,
     log_event,
     logger,
 )
@@ -270,12 +271,9 @@ def add_note(exc: BaseException, node: Node, trace: Trace, policy: str) -> None:
         f"step(s) before it were unwound (on_compensation_failure={policy!r})"
     )
     for name, error in trace.failures:
-        described = (
-            f"{type(error).__name__}: {error}"
-            if isinstance(error, BaseException)
-            else repr(error)
+        exc.add_note(
+            f"typed-saga: compensation of step {name!r} failed: {describe_error(error)}"
         )
-        exc.add_note(f"typed-saga: compensation of step {name!r} failed: {described}")
     if trace.left:
         exc.add_note(
             "typed-saga: left un-compensated: " + ", ".join(repr(n) for n in trace.left)

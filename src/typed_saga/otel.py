@@ -51,6 +51,7 @@ from typed_saga._events import (
     StepFailed,
     StepStarted,
     StepSucceeded,
+    describe_error,
 )
 
 try:
@@ -199,14 +200,14 @@ class OpenTelemetryListener:
         else:
             run.span.set_attribute(_OUTCOME, "failed")
             run.span.set_attribute("saga.failed_step", event.step)
-            run.span.set_attribute(_ERROR, _describe(event.error))
+            run.span.set_attribute(_ERROR, describe_error(event.error))
             if event.left_uncompensated:
                 run.span.set_attribute(
                     "saga.left_uncompensated", list(event.left_uncompensated)
                 )
             run.span.set_status(
                 trace.StatusCode.ERROR,
-                f"step {event.step!r} failed: {_describe(event.error)}",
+                f"step {event.step!r} failed: {describe_error(event.error)}",
             )
         run.span.end()
 
@@ -281,13 +282,13 @@ class OpenTelemetryListener:
         span = record.span
         span.set_attribute(_OUTCOME, outcome)
         if outcome in {"failed", "compensation_failed"}:
-            span.set_attribute(_ERROR, _describe(error))
+            span.set_attribute(_ERROR, describe_error(error))
             if isinstance(error, BaseException):
                 span.record_exception(error)
             what = "step" if record.kind == "step" else "compensation of step"
             span.set_status(
                 trace.StatusCode.ERROR,
-                f"{what} {record.name!r} failed: {_describe(error)}",
+                f"{what} {record.name!r} failed: {describe_error(error)}",
             )
         span.end()
 
@@ -299,11 +300,3 @@ def _descends(record: _Open, ancestor: _Open) -> bool:
             return True
         parent = parent.parent
     return False
-
-
-def _describe(error: object) -> str:
-    if type(error).__name__ in {"CancelledError", "Cancelled"}:
-        return "cancelled"
-    if isinstance(error, BaseException):
-        return f"{type(error).__name__}: {error}"
-    return repr(error)

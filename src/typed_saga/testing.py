@@ -46,7 +46,7 @@ from typing import Final, Literal, TypeAlias, TypeVar, final
 from returns.io import IOFailure, IOSuccess
 from returns.result import Failure, Success
 
-from typed_saga._events import Event, StepFailed
+from typed_saga._events import Event, StepFailed, describe_error
 from typed_saga._node import Group, Node, Policy, Step, check_policy
 from typed_saga._report import SagaReport, StepOutcome
 from typed_saga._saga import AsyncSaga, Saga
@@ -772,9 +772,9 @@ class _Check:
             if isinstance(event, StepFailed) and not isinstance(
                 event.error, InjectedFault
             ):
-                return f"step {event.step!r} failed with {_describe(event.error)}"
+                return f"step {event.step!r} failed with {describe_error(event.error)}"
         if outcome.exc is not None:
-            return f"it raised {_describe(outcome.exc)}"
+            return f"it raised {describe_error(outcome.exc)}"
         result = outcome.report.result if outcome.report is not None else None
         return f"it returned {result!r}"
 
@@ -829,7 +829,9 @@ class _Check:
         if failed:
             lines.append(
                 "Compensations that failed in this run: "
-                + "; ".join(f"{label}: {_describe(error)}" for label, error in failed)
+                + "; ".join(
+                    f"{label}: {describe_error(error)}" for label, error in failed
+                )
                 + f" (on_compensation_failure={self.policy!r})."
             )
         if outcome.report is not None:
@@ -854,7 +856,9 @@ class _Check:
             )
         error = watch.compensations[point.path]
         if error is not None:
-            return f"{point.label}: its compensation failed with {_describe(error)}."
+            return (
+                f"{point.label}: its compensation failed with {describe_error(error)}."
+            )
         return (
             f"{point.label}: its compensation ran and succeeded, but did not undo what "
             "its action did."
@@ -874,12 +878,6 @@ def _sync(
     """A rebuilt sync saga is a ``Saga`` (rebuilding keeps the class)."""
     assert isinstance(saga, Saga)
     return saga
-
-
-def _describe(error: object) -> str:
-    if isinstance(error, BaseException):
-        return f"{type(error).__name__}: {error}"
-    return repr(error)
 
 
 def _restored(is_restored: Callable[[], bool]) -> tuple[bool, str]:
