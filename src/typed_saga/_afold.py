@@ -23,7 +23,7 @@ import anyio
 from returns.io import IOResult
 from returns.result import Failure, Result, Success
 
-from typed_saga._fold import bad_return
+from typed_saga._fold import bad_return, compensation_error
 from typed_saga._node import Group, Node, Policy, Step
 from typed_saga._report import StepOutcome
 from typed_saga._trace import (
@@ -299,11 +299,7 @@ async def _call_compensation(node: Step, output: object) -> object:
                 result = result._inner_value
     except Exception as exc:
         return exc
-    if type(result) is Success:
-        return None
-    if isinstance(result, Failure):
-        return result.failure()
-    return bad_return(node.name, result, compensation=True)
+    return None if type(result) is Success else compensation_error(node, result)
 
 
 async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException | None:

@@ -102,7 +102,7 @@ def _unwind(
         try:
             result = compensate(outputs[index])
             error = (
-                None if type(result) is Success else _compensation_error(node, result)
+                None if type(result) is Success else compensation_error(node, result)
             )
         except Exception as exc:
             error = exc
@@ -116,7 +116,7 @@ def _unwind(
             stopped = policy == "stop"
 
 
-def _compensation_error(node: Step, result: object) -> object:
+def compensation_error(node: Step, result: object) -> object:
     """What a compensation that did not return ``Success`` failed with: its
     ``Failure``'s error, or a ``TypeError`` for a non-``Result``."""
     if isinstance(result, Failure):
