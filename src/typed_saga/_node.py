@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, final
 
 Policy: TypeAlias = Literal["stop", "continue"]
-POLICIES: Final = ("stop", "continue")
+POLICIES: Final[tuple[Policy, ...]] = ("stop", "continue")
 
 _FUTURE_ANNOTATION = re.compile(
     r"^\s*(?:[\w.]*\.)?(?:FutureResult\w*|Awaitable|Coroutine)\b"

@@ -47,7 +47,7 @@ from returns.io import IOFailure, IOSuccess
 from returns.result import Failure, Success
 
 from typed_saga._events import Event, StepFailed, describe_error
-from typed_saga._node import Group, Node, Policy, Step, check_policy
+from typed_saga._node import POLICIES, Group, Node, Policy, Step, check_policy
 from typed_saga._report import SagaReport, StepOutcome
 from typed_saga._saga import AsyncSaga, Saga
 
@@ -74,8 +74,6 @@ FAULTS: Final[tuple[Fault, ...]] = ("failure", "exception")
 _Path: TypeAlias = tuple[int, ...]
 """Where a node sits: its index at the top level, then (branch, index) pairs
 for each ``parallel`` group it is nested in."""
-
-_POLICIES: Final[tuple[Policy, ...]] = ("stop", "continue")
 
 
 class InjectedFault(Exception):
@@ -665,7 +663,7 @@ def _compensation_runs(
             return None
 
         built = _rebuild(any_saga, replace)
-        runs.extend((target, policy, built) for policy in _POLICIES)
+        runs.extend((target, policy, built) for policy in POLICIES)
     return runs
 
 
