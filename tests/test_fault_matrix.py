@@ -203,7 +203,9 @@ class Scenario:
         self.check_events(called, failed, left)
 
     def notes(self, failed: list[int], left: list[int]) -> list[str]:
-        notes = [
+        """The one typed-saga note: where, then each failed compensation, then
+        what is left, one per line."""
+        lines = [
             f"typed-saga: step 's{self.k}' raised; the {self.k} completed step(s) "
             f"before it were unwound (on_compensation_failure={self.policy!r})"
         ]
@@ -214,12 +216,10 @@ class Scenario:
                 if isinstance(error, CompensationError)
                 else repr(error)
             )
-            notes.append(f"typed-saga: compensation of step 's{j}' failed: {described}")
+            lines.append(f"  compensation of step 's{j}' failed: {described}")
         if left:
-            notes.append(
-                "typed-saga: left un-compensated: " + ", ".join(f"'s{j}'" for j in left)
-            )
-        return notes
+            lines.append("  left un-compensated: " + ", ".join(f"'s{j}'" for j in left))
+        return ["\n".join(lines)]
 
     def check_events(
         self, called: list[int], failed: list[int], left: list[int]
@@ -362,7 +362,7 @@ NOT_A_RESULT = "not a returns Result; return Success(value) or Failure(error)"
 AWAITABLE_IN_SYNC = (
     "returned an awaitable, but this is a synchronous Saga. Declare the step async so "
     "that step() builds an AsyncSaga: define the function with `async def`, or "
-    "annotate its return type as `FutureResult[...]` (a lambda or partial hides "
+    "annotate its return type as `FutureResult[...]` (a lambda hides "
     "both), then `await saga.run(value)`."
 )
 
@@ -488,7 +488,8 @@ def test_an_exception_in_a_parallel_group_is_noted_with_the_group(backend: str) 
     assert caught.value is crash
     assert caught.value.__notes__[-1] == (
         "typed-saga: parallel group 'fan' raised; the 1 completed step(s) before it "
-        "were unwound (on_compensation_failure='stop')"
+        "were unwound (on_compensation_failure='stop')\n"
+        "  raised in step 'b' of branch 2 of parallel group 'fan'"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import anyio
+import pytest
 from returns.result import Failure, Result, Success
 
 from typed_saga import (
@@ -313,9 +314,9 @@ HOSTILE = [
     "`markdown` **bold**",
     "{curly} (round) |pipe|",
     "style: x #1;",
-    "multi\nline\ttabs",
+    "multi line  double spaced",
     "naïve ünïcode → ✓ 日本語 🚀",
-    "zero\u200bwidth \x07bell",
+    "zero\u200bwidth",
     "back\\slash",
 ]
 
@@ -345,7 +346,7 @@ def test_hostile_step_names_stay_inside_their_labels() -> None:
     saga: Saga[str, str, str] = step(HOSTILE[0], allocate_quota, release_quota)
     for name in HOSTILE[1:]:
         saga = saga.then(step(name, attach_ip, release_quota))
-    saga = saga.named('"]; evil: title\n---')
+    saga = saga.named('"]; evil: title ---')
     text = saga.to_mermaid()
 
     check_syntax(text)
@@ -357,9 +358,18 @@ def test_hostile_step_names_stay_inside_their_labels() -> None:
     assert node_lines[2] == '    s1["close#93; bracket"]'
     assert node_lines[12] == ('    s6["#60;script#62;alert#40;1#41;#60;/script#62;"]')
     assert node_lines[20] == '    s10["style#58; x #35;1#59;"]'
-    assert node_lines[22] == '    s11["multi line tabs"]'
+    assert node_lines[22] == '    s11["multi line  double spaced"]'
     assert node_lines[24] == '    s12["naïve ünïcode → ✓ 日本語 🚀"]'  # unicode kept
-    assert node_lines[26] == '    s13["zero#8203;width #7;bell"]'
+    assert node_lines[26] == '    s13["zero#8203;width"]'
+
+
+def test_names_with_line_breaks_or_control_characters_are_refused() -> None:
+    # a newline in a name would forge rows in reports and lines in logs
+    for name in ("multi\nline", "tab\there", "bell\x07", "cr\r", "ls\u2028"):
+        with pytest.raises(ValueError, match="one line of printable text"):
+            step(name, allocate_quota)
+        with pytest.raises(ValueError, match="one line of printable text"):
+            step("ok", allocate_quota).named(name)
 
 
 def test_hostile_names_and_errors_in_a_report() -> None:

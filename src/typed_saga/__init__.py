@@ -22,6 +22,9 @@ and hands back that very ``Failure``.
 []
 """
 
+from typed_saga._body import SagaDecorator, saga
+from typed_saga._call import AsyncBody, AsyncCall, AsyncStepCall, Body, Call, StepCall
+from typed_saga._context import StepContext, current_step
 from typed_saga._events import (
     CompensationFailed,
     CompensationSkipped,
@@ -36,16 +39,22 @@ from typed_saga._events import (
     StepStarted,
     StepSucceeded,
 )
-from typed_saga._handler import Action, Handler, run
+from typed_saga._handler import Action, Handler, run, run_async
 from typed_saga._node import Policy
 from typed_saga._parallel import parallel
 from typed_saga._report import SagaReport, StepOutcome, StepRecord
-from typed_saga._saga import AsyncSaga, Saga
+from typed_saga._saga import AsyncMultiStep, AsyncSaga, MultiStep, Saga
 from typed_saga._step import step
 
 __all__ = (
     "Action",
+    "AsyncBody",
+    "AsyncCall",
+    "AsyncMultiStep",
     "AsyncSaga",
+    "AsyncStepCall",
+    "Body",
+    "Call",
     "CompensationFailed",
     "CompensationSkipped",
     "CompensationStarted",
@@ -53,18 +62,25 @@ __all__ = (
     "Event",
     "Handler",
     "Listener",
+    "MultiStep",
     "Policy",
     "Saga",
+    "SagaDecorator",
     "SagaFailed",
     "SagaReport",
     "SagaStarted",
     "SagaSucceeded",
+    "StepCall",
+    "StepContext",
     "StepFailed",
     "StepOutcome",
     "StepRecord",
     "StepStarted",
     "StepSucceeded",
+    "current_step",
     "parallel",
     "run",
+    "run_async",
+    "saga",
     "step",
 )

@@ -1,21 +1,22 @@
 """The asynchronous runner: the same fold as ``_fold``, with ``await``.
 
-``_forward`` runs the actions in order (awaiting the async ones, running sync
-ones inline); ``_unwind`` compensates the completed ones in reverse. Every
+``forward`` runs the actions in order (awaiting the async ones, running sync
+ones inline); ``unwind`` compensates the completed ones in reverse. Every
 unwinding runs inside a shielded cancel scope, so a cancellation — the one
-that interrupted a step, or a second one — cannot cut it short; the
-interrupting exception is re-raised once the unwinding is done.
+that interrupted a step, or a second one — cannot cut it short; once the
+unwinding is done the cancellation goes on (it is never lost).
 
 A ``parallel`` group is one node: its branches run forward in a task group;
 when one fails the others are cancelled, every branch is unwound (concurrently,
-each in reverse) and the first failure is the group's result.
+each in reverse) and the first failure is the group's result. A body is
+driven as in ``_stream``: each call it yields is run by ``forward`` and its
+output sent back in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import sys
 from collections.abc import Coroutine
 from time import perf_counter
 
@@ -23,70 +24,109 @@ import anyio
 from returns.io import IOResult
 from returns.result import Failure, Result, Success
 
-from typed_saga._fold import bad_return, compensation_error
-from typed_saga._node import Group, Node, Policy, Step
+from typed_saga._call import AsyncStepCall
+from typed_saga._events import describe_error, is_cancellation, log_error
+from typed_saga._fold import (
+    bad_return,
+    compensation_error,
+    compensation_failed,
+    leave,
+)
+from typed_saga._node import BodyNode, Group, Leaf, Node, Policy, Segment, Step
 from typed_saga._report import StepOutcome
+from typed_saga._stream import bad_yield, close
 from typed_saga._trace import (
     COMPENSATED,
-    LEFT_UNCOMPENSATED,
+    CURRENT,
     Observer,
     Trace,
     add_note,
+    attach_report,
+    awaitable_after_await,
     failure_value,
+    note_text,
 )
 
 
 async def run_nodes(
-    nodes: tuple[Node, ...],
+    segs: tuple[Segment, ...],
     value: object,
     policy: Policy,
     obs: Observer,
+    *,
     timeout: float | None,
-) -> tuple[Result[object, object], Trace]:
+    trace: Trace,
+) -> Result[object, object]:
     """Run a saga; same contract as ``_fold.run_nodes``, plus cancellation:
     a cancelled run unwinds (shielded) and the cancellation propagates."""
-    trace = Trace()
-    run = _Run(policy, obs, timeout)
+    run = _Run(policy, obs, timeout, trace)
+    token = CURRENT.set(trace)
     try:
-        result = await run.forward(nodes, value, trace)
-    except BaseException as exc:
-        await run.fail(nodes, trace, exc)
-        add_note(exc, nodes[trace.completed], trace, policy)
-        raise
-    if isinstance(result, Success):
-        obs.succeeded()
-        return result, trace
-    if isinstance(result, Failure):
-        await run.fail(nodes, trace, result)
-        return result, trace
-    error = bad_return(nodes[len(trace.outputs)].name, result)
-    await run.fail(nodes, trace, error)
-    raise error
+        try:
+            if len(segs) == 1 and type(segs[0]) is tuple:
+                result = await run.forward(segs[0], value, trace)
+            else:
+                result = await run.drive(segs, value, trace)
+            if type(result) is Success or isinstance(result, Success):
+                obs.succeeded()
+                return result
+            if not isinstance(result, Failure):
+                raise bad_return(trace.label(len(trace.outputs)), result)
+        except BaseException as exc:
+            await run.fail(trace, exc)
+            add_note(exc, note_text(trace, policy))
+            attach_report(exc, trace, obs.saga)
+            trace.release()
+            raise
+        await run.fail(trace, result)
+        return result
+    finally:
+        CURRENT.reset(token)
 
 
 class _Run:
-    """One run's settings, so the recursive parts (groups) share them.
+    """One run's settings, so the recursive parts (groups, bodies) share them.
 
     ``obs`` may be a definition's shared quiet stand-in until something
     worth reporting happens (a failure, a group): ``wake`` swaps in a real one.
     """
 
-    __slots__ = ("obs", "policy", "started", "timeout")
+    __slots__ = ("obs", "policy", "root", "started", "timeout")
 
-    def __init__(self, policy: Policy, obs: Observer, timeout: float | None) -> None:
+    def __init__(
+        self, policy: Policy, obs: Observer, timeout: float | None, root: Trace
+    ) -> None:
         self.policy = policy
         self.obs = obs
         self.timeout = timeout
+        self.root = root
         self.started = perf_counter()
 
     def wake(self) -> Observer:
-        self.obs = self.obs.awake(self.started)
+        self.obs = self.obs.awake(self.started, self.root.run)
         return self.obs
 
     # -- forward -------------------------------------------------------------
 
+    async def drive(
+        self, segs: tuple[Segment, ...], state: object, trace: Trace
+    ) -> object:
+        """Run ``segs`` in order; the last ``Success`` or the first non-success."""
+        result: object = None
+        for seg in segs:
+            if isinstance(seg, BodyNode):
+                result = await self.body(seg, state, trace)
+            else:
+                if isinstance(trace.nodes, list):
+                    trace.nodes.extend(seg)
+                result = await self.forward(seg, state, trace)
+            if type(result) is not Success and not isinstance(result, Success):
+                return result
+            state = result._inner_value
+        return result
+
     async def forward(
-        self, nodes: tuple[Node, ...], state: object, trace: Trace
+        self, nodes: tuple[Leaf, ...], state: object, trace: Trace
     ) -> object:
         """Call each action with the previous output, recording each output.
 
@@ -95,22 +135,23 @@ class _Run:
         verbose = obs.verbose
         outputs = trace.outputs
         result: object = Success(state)
-        for index, node in enumerate(nodes):
+        for node in nodes:
             if verbose:
                 obs.step_started(node, trace)
             if isinstance(node, Group):
-                result = await self.parallel(node, state, trace, index)
+                result = await self.parallel(node, state, trace, len(outputs))
             else:
                 result = node.action(state)
                 # is_async was decided at definition time; a step it could not
-                # see through (a lambda around a coroutine) is awaited too
-                if type(result) is not Success and (
-                    node.is_async or inspect.isawaitable(result)
+                # see through (a lambda around a coroutine) is awaited too; a
+                # Result returned directly (a wrapper that short-circuits) is not
+                if (
+                    type(result) is not Success
+                    and not isinstance(result, Result)
+                    and (node.is_async or inspect.isawaitable(result))
                 ):
-                    result = await result  # type: ignore[misc]
-                    if type(result) is not Success and isinstance(result, IOResult):
-                        result = result._inner_value  # a FutureResult's Result
-            if type(result) is not Success:
+                    result = await _settle(node, result, compensation=False)
+            if type(result) is not Success and not isinstance(result, Success):
                 return result
             state = result._inner_value
             outputs.append(state)
@@ -118,82 +159,142 @@ class _Run:
                 obs.step_succeeded(node, trace)
         return result
 
+    async def body(self, body: BodyNode, value: object, trace: Trace) -> object:
+        """Step one body's generator (see ``_stream._body``), awaiting each call."""
+        reached = trace.nodes
+        assert isinstance(reached, list)
+        generator = body.function(value)
+        sent: object = None
+        try:
+            while True:
+                try:
+                    call = generator.send(sent)
+                except StopIteration as stop:
+                    return Success(stop.value)
+                except BaseException:
+                    reached.append(body)
+                    raise
+                if not isinstance(call, AsyncStepCall) or not (
+                    body.is_async or not call.definition.is_async
+                ):
+                    reached.append(body)
+                    raise bad_yield(body, call)
+                result = await self.drive(call.definition.segments, call.value, trace)
+                if type(result) is not Success and not isinstance(result, Success):
+                    close(generator, body, trace)
+                    return result
+                sent = result._inner_value
+        except BaseException:
+            close(generator, body, trace)
+            raise
+
     async def parallel(
         self, group: Group, state: object, trace: Trace, index: int
     ) -> object:
-        """Run every branch on ``state``; on the first failure cancel the rest,
-        unwind every branch, and return (or raise) that failure."""
-        self.wake()  # branches may report failures before the run fails
-        traces = [Trace() for _ in group.branches]
-        trace.branches[index] = traces
-        first: list[object] = []  # the first Failure / exception, in time
+        """Run every branch; on the first failure cancel the rest, unwind every
+        branch, and return (or raise) that failure. No other failure is lost:
+        each is in its branch's records, logged at ERROR, and in the note."""
+        obs = self.wake()  # branches may report failures before the run fails
+        inputs = group.inputs or (state,) * len(group.branches)
+        subs = [
+            trace.branch(index, number, [] if _has_body(nodes) else nodes)
+            for number, nodes in enumerate(group.branches, start=1)
+        ]
+        trace.branches[index] = subs
+        failures: list[tuple[object, Trace, int]] = []  # in time order
+        outputs: list[object] = [None] * len(subs)
 
         async def branch(
-            nodes: tuple[Node, ...], sub: Trace, scope: anyio.CancelScope
+            number: int, nodes: tuple[Node, ...], value: object, sub: Trace
         ) -> None:
+            CURRENT.set(sub)  # this task's context: current_step() sees the branch
             try:
-                result = await self.forward(nodes, state, sub)
+                if isinstance(sub.nodes, list):
+                    result = await self.drive(_segments_of(nodes), value, sub)
+                else:
+                    result = await self.forward(nodes, value, sub)  # type: ignore[arg-type]
             except anyio.get_cancelled_exc_class() as exc:
                 sub.completed, sub.error = len(sub.outputs), exc
-                if sub.completed < len(nodes):
-                    self.obs.step_failed(nodes[sub.completed].name, exc, sub)
+                if sub.completed < len(sub.nodes):
+                    obs.step_failed(sub.label(sub.completed), exc, sub)
                 raise
             except BaseException as exc:
                 result = exc
-            if isinstance(result, Success):
+            if type(result) is Success or isinstance(result, Success):
+                outputs[number] = result._inner_value
                 return
             if not isinstance(result, Failure | BaseException):
-                result = bad_return(nodes[len(sub.outputs)].name, result)
+                result = bad_return(sub.label(len(sub.outputs)), result)
             sub.completed, sub.error = len(sub.outputs), failure_value(result)
-            self.obs.step_failed(nodes[sub.completed].name, sub.error, sub)
-            if not first or (_fatal(result) and not _fatal(first[0])):
-                first[:] = [result]  # the first in time, unless a fatal one follows
-            scope.cancel()
+            obs.step_failed(sub.label(sub.completed), sub.error, sub)
+            failures.append((result, sub, number + 1))
+            tasks.cancel_scope.cancel()
 
         try:
-            async with anyio.create_task_group() as group_scope:
-                for nodes, sub in zip(
-                    group.branches, traces, strict=True
+            async with anyio.create_task_group() as tasks:
+                for number, (nodes, value, sub) in enumerate(
+                    zip(group.branches, inputs, subs, strict=True)
                 ):  # pragma: no mutate (equal lengths by construction)
-                    group_scope.start_soon(branch, nodes, sub, group_scope.cancel_scope)
+                    tasks.start_soon(branch, number, nodes, value, sub)
         except BaseException:
-            await self.unwind_group(group, traces, trace)
+            await self.unwind_group(subs, trace)
             raise
-        if not first:
-            return Success(tuple(sub.outputs[-1] for sub in traces))
-        await self.unwind_group(group, traces, trace)
-        failure = first[0]
-        if isinstance(failure, BaseException):
-            failed = next(
-                nodes[sub.completed]
-                for nodes, sub in zip(
-                    group.branches, traces, strict=True
-                )  # pragma: no mutate (equal lengths by construction)
-                if sub.error is failure
+        if not failures:
+            return Success(outputs if group.as_list else tuple(outputs))
+        first, first_sub, first_number = _pick(failures)
+        for other, sub, number in failures:
+            if other is not first:
+                self.also(group, sub, number, other, trace)
+        await self.unwind_group(subs, trace)
+        if isinstance(first, BaseException):
+            trace.also.insert(
+                0,
+                f"raised in step {first_sub.label(first_sub.completed)!r} of branch "
+                f"{first_number} of parallel group {group.name!r}",
             )
-            failure.add_note(
-                f"typed-saga: raised in step {failed.name!r} of a parallel branch"
-            )
-            raise failure
-        return failure
+            raise first
+        return first
+
+    def also(
+        self, group: Group, sub: Trace, number: int, error: object, trace: Trace
+    ) -> None:
+        """A branch failure that is not the group's result: keep it visible."""
+        what = (
+            f"also failed: step {sub.label(sub.completed)!r} of branch {number} of "
+            f"parallel group {group.name!r}: {describe_error(failure_value(error))}"
+        )
+        trace.also.append(what)
+        log_error("%s", what, saga_run_id=self.root.run.id)
 
     # -- unwinding -----------------------------------------------------------
 
-    async def fail(self, nodes: tuple[Node, ...], trace: Trace, error: object) -> None:
+    async def fail(self, trace: Trace, error: object) -> None:
         """Record the failing node, unwind the completed ones (shielded), report."""
         trace.completed = len(trace.outputs)
         trace.error = failure_value(error)
-        name = nodes[trace.completed].name
-        self.wake().step_failed(name, trace.error, trace)
-        absorbed = await shielded(self.unwind(nodes, trace))
-        self.obs.saga_failed(name, trace.error, trace)
-        if absorbed is not None and not isinstance(error, BaseException):
-            raise absorbed  # a cancellation arrived while unwinding a Failure
+        label = trace.label(trace.completed)
+        obs = self.wake()
+        obs.step_failed(label, trace.error, trace)
+        try:
+            absorbed = await shielded(self.unwind(trace))
+        except BaseException as fatal:  # a compensation's KeyboardInterrupt
+            self.obs.saga_failed(label, trace.error, trace)
+            add_note(fatal, note_text(trace, self.policy, fatal=fatal))
+            attach_report(fatal, trace, self.obs.saga)
+            trace.release()
+            raise
+        self.obs.saga_failed(label, trace.error, trace)
+        if absorbed is not None:
+            if isinstance(error, BaseException):
+                rearm(absorbed)  # the exception goes on; so does the cancellation
+            else:
+                raise absorbed  # a cancellation arrived while unwinding a Failure
 
-    async def unwind(self, nodes: tuple[Node, ...], trace: Trace) -> None:
+    async def unwind(self, trace: Trace) -> None:
         """Compensate the completed nodes in reverse, each with its own output."""
         obs = self.obs
         verbose = obs.verbose
+        nodes = trace.nodes
         # a parallel group that failed forward has already unwound its branches;
         # if one of their compensations failed, "stop" applies to what is left
         stopped = self.policy == "stop" and bool(trace.failures)
@@ -201,105 +302,159 @@ class _Run:
             node = nodes[index]
             if isinstance(node, Group):
                 if stopped:
-                    self.leave(node, trace, index, trace)
+                    self.leave(trace, index)
                     continue
-                started = obs.compensation_started(node.name)
-                errors = await self.unwind_group(node, trace.branches[index], trace)
+                label = trace.label(index)
+                started = obs.compensation_started(label)
+                errors = await self.unwind_group(trace.branches[index], trace)
                 if errors:
                     trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, errors[0])
-                    obs.compensation_failed(node.name, errors[0], started)
+                    obs.compensation_failed(label, errors[0], started)
                     stopped = self.policy == "stop"
                 else:
                     trace.outcomes[index] = COMPENSATED
-                    obs.compensation_succeeded(node.name, started)
+                    obs.compensation_succeeded(label, started)
                 continue
             if node.compensate is None:
-                if not node.hidden:
-                    obs.compensation_skipped(node.name, by_policy=False)
+                if not node.hidden and verbose:
+                    obs.compensation_skipped(trace.label(index), by_policy=False)
                 continue
             if stopped:
-                self.leave(node, trace, index, trace)
+                self.leave(trace, index)
                 continue
-            started = obs.compensation_started(node.name) if verbose else perf_counter()
-            output = trace.outputs[index]
-            if self.timeout is None:  # no cancel scope to enter: the common case
-                error = await _call_compensation(node, output)
-            else:
-                error = await self.compensate_within_timeout(node, output)
-            if error is None:
+            assert isinstance(node, Step)  # only steps and groups are ever completed
+            trace.undoing = index
+            started = obs.compensation_started(trace.label(index)) if verbose else 0.0
+            try:
+                if self.timeout is None:  # no cancel scope to enter: the common case
+                    error = await _call_compensation(node, trace, index)
+                else:
+                    error = await self.compensate_within_timeout(node, trace, index)
+            except BaseException as fatal:
+                compensation_failed(trace, index, fatal, obs, started)
+                for rest in reversed(range(index)):
+                    self.leave(trace, rest)
+                raise
+            if error is _OK:
                 trace.outcomes[index] = COMPENSATED
                 if verbose:
-                    obs.compensation_succeeded(node.name, started)
+                    obs.compensation_succeeded(trace.label(index), started)
             else:
-                trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, error)
-                trace.failures.append((node.name, error))
-                obs.compensation_failed(node.name, error, started)
+                compensation_failed(trace, index, error, obs, started)
                 stopped = self.policy == "stop"
+        trace.undoing = -1
 
-    async def unwind_group(
-        self, group: Group, traces: list[Trace], outer: Trace
-    ) -> list[object]:
+    async def unwind_group(self, subs: list[Trace], outer: Trace) -> list[object]:
         """Unwind every branch concurrently, each in reverse; shielded.
 
         Branch compensation failures and leftovers are added to ``outer``;
-        returns the errors of the compensations that failed."""
+        returns the errors of the compensations that failed. A branch whose
+        compensation raises ``KeyboardInterrupt`` (or the like) does not stop
+        the others; the first such is raised afterwards, the rest noted."""
+        fatal: list[BaseException] = []
+
+        async def unwind_branch(sub: Trace) -> None:
+            CURRENT.set(sub)
+            try:
+                await self.unwind(sub)
+            except BaseException as exc:
+                fatal.append(exc)
 
         async def unwind_all() -> None:
             async with anyio.create_task_group() as branches:
-                for nodes, sub in zip(
-                    group.branches, traces, strict=True
-                ):  # pragma: no mutate (equal lengths by construction)
+                for sub in subs:
                     if sub.outputs:
-                        branches.start_soon(self.unwind, nodes, sub)
+                        branches.start_soon(unwind_branch, sub)
 
         absorbed = await shielded(unwind_all())
-        for sub in traces:
+        for sub in subs:
             outer.failures.extend(sub.failures)
             outer.left.extend(sub.left)
-        if absorbed is not None and sys.exc_info()[1] is None:
-            raise absorbed
-        return [error for sub in traces for _, error in sub.failures]
+        if fatal:
+            for extra in fatal[1:]:
+                outer.also.append(f"a compensation also raised {describe_error(extra)}")
+            raise fatal[0]
+        if absorbed is not None:
+            if _in_flight():
+                rearm(absorbed)
+            else:
+                raise absorbed
+        return [error for sub in subs for _, error in sub.failures]
 
-    def leave(self, node: Node, trace: Trace, index: int, outer: Trace) -> None:
+    def leave(self, trace: Trace, index: int) -> None:
         """Mark a node (a group: its branches' steps) left un-compensated."""
+        node = trace.nodes[index]
         if isinstance(node, Group):
-            trace.outcomes[index] = LEFT_UNCOMPENSATED
-            for nodes, sub in zip(
-                node.branches, trace.branches[index], strict=True
-            ):  # pragma: no mutate (equal lengths by construction)
+            trace.outcomes[index] = (StepOutcome.LEFT_UNCOMPENSATED, None)
+            for sub in trace.branches.get(index, ()):
                 for sub_index in range(len(sub.outputs)):
-                    self.leave(nodes[sub_index], sub, sub_index, outer)
+                    self.leave(sub, sub_index)
+                trace.left.extend(sub.left)
+                sub.left.clear()
         elif node.compensate is not None:
-            trace.outcomes[index] = LEFT_UNCOMPENSATED
-            outer.left.append(node.name)
-            self.obs.compensation_skipped(node.name, by_policy=True)
+            leave(trace, index, self.obs)
 
-    async def compensate_within_timeout(self, node: Step, output: object) -> object:
-        """Call one compensation under ``compensation_timeout``; ``None`` on
-        success, else its error (a ``TimeoutError`` when it ran out of time)."""
-        error: object = None
+    async def compensate_within_timeout(
+        self, node: Step, trace: Trace, index: int
+    ) -> object:
+        """Call one compensation under ``compensation_timeout``; ``_OK`` on
+        success, else its error (a ``TimeoutError`` when it ran out of time,
+        also when it could not be interrupted and finished late)."""
+        assert self.timeout is not None
+        error: object = _OK
         with anyio.move_on_after(self.timeout) as deadline:
-            error = await _call_compensation(node, output)
+            error = await _call_compensation(node, trace, index)
         if deadline.cancelled_caught:
             return TimeoutError(
-                f"compensation of step {node.name!r} did not finish within "
-                f"{self.timeout} s (compensation_timeout)"
+                f"compensation of step {trace.label(index)!r} did not finish within "
+                f"{self.timeout} s (compensation_timeout); it was interrupted"
+            )
+        if deadline.cancel_called or anyio.current_time() >= deadline.deadline:
+            return TimeoutError(
+                f"compensation of step {trace.label(index)!r} finished after "
+                f"{self.timeout} s (compensation_timeout): it could not be "
+                "interrupted (it blocked without awaiting, or awaited a thread that "
+                "cannot be abandoned), so it counts as failed"
             )
         return error
 
 
-async def _call_compensation(node: Step, output: object) -> object:
-    """Call ``node``'s compensation, awaiting what it returns if need be."""
+_OK = object()
+"""What a compensation that succeeded gives (``None`` may be a real error)."""
+
+
+async def _settle(node: Step, result: object, *, compensation: bool) -> object:
+    """Await what an async action (or compensation) returned: a coroutine's
+    ``Result``, or a ``FutureResult``'s. Another awaitable is a missing
+    ``await`` inside the function."""
+    result = await result  # type: ignore[misc]
+    if type(result) is not Success and isinstance(result, IOResult):
+        result = result._inner_value  # a FutureResult's Result
+    if inspect.isawaitable(result):
+        from typed_saga._fold import _discard
+
+        _discard(result)
+        raise awaitable_after_await(node.name, compensation=compensation)
+    return result
+
+
+async def _call_compensation(node: Step, trace: Trace, index: int) -> object:
+    """Call ``node``'s compensation with its output, awaiting what it returns
+    if need be; ``_OK``, or what it failed with."""
     assert node.compensate is not None
     try:
-        result = node.compensate(output)
-        if type(result) is not Success and inspect.isawaitable(result):
-            result = await result
-            if isinstance(result, IOResult):  # a FutureResult's
-                result = result._inner_value
+        result = node.compensate(trace.outputs[index])
+        if (
+            type(result) is not Success
+            and not isinstance(result, Result)
+            and inspect.isawaitable(result)
+        ):
+            result = await _settle(node, result, compensation=True)
     except Exception as exc:
         return exc
-    return None if type(result) is Success else compensation_error(node, result)
+    if type(result) is Success or isinstance(result, Success):
+        return _OK
+    return compensation_error(trace.label(index), result)
 
 
 async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException | None:
@@ -308,8 +463,9 @@ async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException 
     anyio's shielded scope stops cancel scopes (timeouts, task groups, trio);
     on asyncio a native ``Task.cancel()`` passes through shields, so there the
     unwinding runs in its own task behind ``asyncio.shield`` and we wait it
-    out. Returns the cancellation absorbed meanwhile (the caller re-raises it
-    unless another exception is already on its way out), else ``None``.
+    out. Returns the cancellation absorbed meanwhile (the caller re-raises it,
+    or re-arms it with :func:`rearm` when another exception is on its way
+    out), else ``None``.
     """
     absorbed: BaseException | None = None
     with anyio.CancelScope(shield=True):
@@ -328,6 +484,26 @@ async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException 
     return absorbed
 
 
+def rearm(absorbed: BaseException) -> None:
+    """Deliver again a native asyncio cancellation that arrived while we
+    unwound, at the task's next ``await``: another exception is propagating
+    now (rule 6), and the cancellation must not be lost. The task's count of
+    cancel requests is unchanged."""
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - shielded() absorbs only on asyncio
+        return
+    task.uncancel()
+    message = absorbed.args[0] if absorbed.args else None
+    task.cancel(message)
+
+
+def _in_flight() -> bool:
+    """Whether an exception is propagating through the caller right now."""
+    import sys
+
+    return sys.exc_info()[1] is not None
+
+
 def _on_asyncio() -> bool:
     try:
         return asyncio.current_task() is not None
@@ -335,6 +511,34 @@ def _on_asyncio() -> bool:
         return False
 
 
+def _pick(
+    failures: list[tuple[object, Trace, int]],
+) -> tuple[object, Trace, int]:
+    """The group's result among its branches' failures: the first in time,
+    unless a ``KeyboardInterrupt`` / ``SystemExit`` came later (never dropped
+    for an earlier failure); a cancellation only if nothing else failed."""
+    for failure in failures:
+        if _fatal(failure[0]):
+            return failure
+    for failure in failures:
+        if not is_cancellation(failure[0]):
+            return failure
+    return failures[0]
+
+
 def _fatal(error: object) -> bool:
-    """``KeyboardInterrupt``, ``SystemExit``: never dropped for an earlier failure."""
-    return isinstance(error, BaseException) and not isinstance(error, Exception)
+    return (
+        isinstance(error, BaseException)
+        and not isinstance(error, Exception)
+        and not is_cancellation(error)
+    )
+
+
+def _has_body(nodes: tuple[Node, ...]) -> bool:
+    return any(isinstance(node, BodyNode) for node in nodes)
+
+
+def _segments_of(nodes: tuple[Node, ...]) -> tuple[Segment, ...]:
+    from typed_saga._node import segments
+
+    return segments(nodes)

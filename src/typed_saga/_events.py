@@ -7,7 +7,9 @@ output, which may hold secrets.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias
 
@@ -195,15 +197,38 @@ def log_event(event: Event) -> None:
             )
 
 
+def log_error(message: str, *args: object, **extra: object) -> None:
+    """Log at ERROR on ``typed_saga``; a broken logging setup (a filter or
+    handler that raises) is ignored: logging never changes a run's outcome."""
+    with contextlib.suppress(Exception):
+        logger.error(message, *args, extra=extra or None)
+
+
 def describe_error(error: object) -> str:
     """One line of text for a failure value or an exception, as logs, notes,
     reports, spans and pictures show it: ``"Type: message"`` for an exception
-    (``"cancelled"`` for a cancellation), the ``repr`` of anything else."""
-    if type(error).__name__ in {"CancelledError", "Cancelled"}:
-        return "cancelled"
-    if isinstance(error, BaseException):
-        return f"{type(error).__name__}: {error}"
-    return repr(error)
+    (``"cancelled"`` for an asyncio or trio cancellation), the ``repr`` of
+    anything else. Never raises: an error that cannot be shown is named by its
+    type."""
+    try:
+        if is_cancellation(error):
+            return "cancelled"
+        if isinstance(error, BaseException):
+            return f"{type(error).__name__}: {error}"
+        return repr(error)
+    except Exception:
+        return f"<{type(error).__name__} that cannot be shown: its __str__ raised>"
+
+
+def is_cancellation(error: object) -> bool:
+    """An asyncio or trio cancellation (not merely a class named so). Imports
+    neither: a loop that was never imported cannot have cancelled anything."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and isinstance(error, asyncio.CancelledError):
+        return True
+    trio = sys.modules.get("trio")
+    cancelled = getattr(trio, "Cancelled", None)
+    return isinstance(cancelled, type) and isinstance(error, cancelled)
 
 
 def _extra(event: Event, step: str, error: object = None) -> dict[str, object]:

@@ -4,6 +4,8 @@ Read :func:`run_nodes` top to bottom. ``_forward`` calls each action with the
 previous output until one does not return ``Success``; ``_unwind`` walks the
 completed steps in reverse and calls their compensations with their own
 outputs. No recursion, no nested binds: 100,000 steps are just a longer loop.
+A definition with bodies is fed to the same ``_forward``, one stretch of steps
+at a time, by ``_stream.drive``; the unwinding is the same either way.
 """
 
 from __future__ import annotations
@@ -13,49 +15,64 @@ from time import perf_counter
 
 from returns.result import Failure, Result, Success
 
-from typed_saga._node import Policy, Step
+from typed_saga import _stream
+from typed_saga._node import Leaf, Policy, Segment
 from typed_saga._report import StepOutcome
 from typed_saga._trace import (
+    CURRENT,
     LEFT_UNCOMPENSATED,
     Observer,
     Trace,
     add_note,
+    attach_report,
     awaitable_in_sync_run,
     failure_value,
     not_a_result,
+    note_text,
 )
 
 
 def run_nodes(
-    nodes: tuple[Step, ...], value: object, policy: Policy, obs: Observer
-) -> tuple[Result[object, object], Trace]:
+    segs: tuple[Segment, ...],
+    value: object,
+    policy: Policy,
+    obs: Observer,
+    trace: Trace,
+) -> Result[object, object]:
     """Run a saga; return the last action's ``Success`` or the very ``Failure``
-    of the failing action (after unwinding), with the run's trace.
+    of the failing action (after unwinding).
 
     An action that raises, or returns a non-``Result``, is unwound the same way
-    and then the exception propagates (with a note naming the step).
+    and then the exception propagates (with a note naming the step, and the
+    run's report kept on it for ``SagaReport.of``).
     """
     started = perf_counter()
-    trace = Trace()
+    token = CURRENT.set(trace)
     try:
-        result = _forward(nodes, value, trace, obs)
-    except BaseException as exc:
-        _fail(nodes, trace, policy, obs.awake(started), exc)
-        add_note(exc, nodes[trace.completed], trace, policy)
-        raise
-    if type(result) is Success:
-        obs.succeeded()
-        return result, trace
-    if isinstance(result, Failure):
-        _fail(nodes, trace, policy, obs.awake(started), result)
-        return result, trace
-    error = bad_return(nodes[len(trace.outputs)].name, result)
-    _fail(nodes, trace, policy, obs.awake(started), error)
-    raise error
+        try:
+            if len(segs) == 1 and type(segs[0]) is tuple:
+                result = _forward(segs[0], value, trace, obs)
+            else:
+                result = _stream.drive(segs, value, trace, obs)
+            if type(result) is Success or isinstance(result, Success):
+                obs.succeeded()
+                return result
+            if not isinstance(result, Failure):
+                raise bad_return(trace.label(len(trace.outputs)), result)
+        except BaseException as exc:
+            _fail(trace, policy, obs.awake(started, trace.run), exc)
+            add_note(exc, note_text(trace, policy))
+            attach_report(exc, trace, obs.saga)
+            trace.release()
+            raise
+        _fail(trace, policy, obs.awake(started, trace.run), result)
+        return result
+    finally:
+        CURRENT.reset(token)
 
 
 def _forward(
-    nodes: tuple[Step, ...], state: object, trace: Trace, obs: Observer
+    nodes: tuple[Leaf, ...], state: object, trace: Trace, obs: Observer
 ) -> object:
     """Call each action with the previous output, recording each output.
 
@@ -66,8 +83,8 @@ def _forward(
     for node in nodes:
         if verbose:
             obs.step_started(node, trace)
-        result = node.action(state)
-        if type(result) is not Success:
+        result = node.action(state)  # type: ignore[union-attr]  # sync: only Steps
+        if type(result) is not Success and not isinstance(result, Success):
             return result
         state = result._inner_value
         outputs.append(state)
@@ -76,14 +93,16 @@ def _forward(
     return result
 
 
-def _unwind(
-    nodes: tuple[Step, ...], trace: Trace, policy: Policy, obs: Observer
-) -> None:
+def _unwind(trace: Trace, policy: Policy, obs: Observer) -> None:
     """Compensate the completed steps in reverse, each with its own output.
 
     Records only what went wrong (a failed compensation, a step the ``"stop"``
-    policy never reached): every other compensable step was compensated."""
+    policy never reached): every other compensable step was compensated. A
+    compensation that raises ``KeyboardInterrupt`` (or another non-``Exception``)
+    ends the unwinding there: the rest is recorded as left, then it propagates.
+    """
     verbose = obs.verbose
+    nodes = trace.nodes
     outputs = trace.outputs
     stopped = False
     for index in reversed(range(len(outputs))):
@@ -91,49 +110,76 @@ def _unwind(
         compensate = node.compensate
         if compensate is None:
             if verbose and not node.hidden:
-                obs.compensation_skipped(node.name, by_policy=False)
+                obs.compensation_skipped(trace.label(index), by_policy=False)
             continue
         if stopped:
-            trace.left.append(node.name)
-            trace.outcomes[index] = LEFT_UNCOMPENSATED
-            obs.compensation_skipped(node.name, by_policy=True)
+            leave(trace, index, obs)
             continue
-        started = obs.compensation_started(node.name) if verbose else perf_counter()
+        trace.undoing = index
+        started = obs.compensation_started(trace.label(index)) if verbose else 0.0
         try:
             result = compensate(outputs[index])
-            error = (
-                None if type(result) is Success else compensation_error(node, result)
-            )
         except Exception as exc:
-            error = exc
-        if error is None:
-            if verbose:
-                obs.compensation_succeeded(node.name, started)
+            error: object = exc
+        except BaseException as exc:
+            compensation_failed(trace, index, exc, obs, started)
+            for rest in reversed(range(index)):
+                if nodes[rest].compensate is not None:
+                    leave(trace, rest, obs)
+            raise
         else:
-            trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, error)
-            trace.failures.append((node.name, error))
-            obs.compensation_failed(node.name, error, started)
-            stopped = policy == "stop"
+            if type(result) is Success or isinstance(result, Success):
+                if verbose:
+                    obs.compensation_succeeded(trace.label(index), started)
+                continue
+            error = compensation_error(trace.label(index), result)
+        compensation_failed(trace, index, error, obs, started)
+        stopped = policy == "stop"
+    trace.undoing = -1
 
 
-def compensation_error(node: Step, result: object) -> object:
+def compensation_failed(
+    trace: Trace, index: int, error: object, obs: Observer, started: float
+) -> None:
+    """Record (and report: logged at ERROR) a compensation that failed."""
+    label = trace.label(index)
+    trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, error)
+    trace.failures.append((label, error))
+    obs.compensation_failed(label, error, started)
+
+
+def leave(trace: Trace, index: int, obs: Observer) -> None:
+    """Record a step the ``"stop"`` policy (or an interrupt) left un-compensated."""
+    label = trace.label(index)
+    trace.left.append(label)
+    trace.outcomes[index] = LEFT_UNCOMPENSATED
+    obs.compensation_skipped(label, by_policy=True)
+
+
+def compensation_error(name: str, result: object) -> object:
     """What a compensation that did not return ``Success`` failed with: its
-    ``Failure``'s error, or a ``TypeError`` for a non-``Result``."""
+    ``Failure``'s error (``None`` included), or a ``TypeError`` for a
+    non-``Result``."""
     if isinstance(result, Failure):
         return result.failure()
-    return bad_return(node.name, result, compensation=True)
+    return bad_return(name, result, compensation=True)
 
 
-def _fail(
-    nodes: tuple[Step, ...], trace: Trace, policy: Policy, obs: Observer, error: object
-) -> None:
+def _fail(trace: Trace, policy: Policy, obs: Observer, error: object) -> None:
     """Record the failing step, unwind the completed ones, report it."""
     trace.completed = len(trace.outputs)
     trace.error = failure_value(error)
-    name = nodes[trace.completed].name
-    obs.step_failed(name, trace.error, trace)
-    _unwind(nodes, trace, policy, obs)
-    obs.saga_failed(name, trace.error, trace)
+    label = trace.label(trace.completed)
+    obs.step_failed(label, trace.error, trace)
+    try:
+        _unwind(trace, policy, obs)
+    except BaseException as fatal:
+        obs.saga_failed(label, trace.error, trace)
+        add_note(fatal, note_text(trace, policy, fatal=fatal))
+        attach_report(fatal, trace, obs.saga)
+        trace.release()
+        raise
+    obs.saga_failed(label, trace.error, trace)
 
 
 def bad_return(name: str, returned: object, *, compensation: bool = False) -> TypeError:

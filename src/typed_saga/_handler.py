@@ -8,15 +8,31 @@ runs on the same engine as :class:`~typed_saga.Saga`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, final
+from collections.abc import Awaitable, Callable, Iterable
+from typing import (
+    TYPE_CHECKING,
+    Final,
+    Generic,
+    Protocol,
+    TypeVar,
+    cast,
+    final,
+    overload,
+)
 
 from returns.result import Result, Success
 
-from typed_saga import _fold
+from typed_saga import _afold, _fold
 from typed_saga._events import Listener, logger
-from typed_saga._node import Policy, Step, check_callable, check_name, check_policy
-from typed_saga._trace import Observer
+from typed_saga._node import (
+    Policy,
+    Step,
+    check_callable,
+    check_name,
+    check_policy,
+    returns_awaitable,
+)
+from typed_saga._trace import Observer, RunInfo, Trace
 
 _Err_co = TypeVar("_Err_co", covariant=True)
 
@@ -26,24 +42,42 @@ class Action(Generic[_Err_co]):
     """One named action of a :class:`Handler`, with an optional compensation.
 
     Both are zero-argument functions returning a ``Result``; they read and
-    write the handler's own state.
+    write the handler's own state. With :func:`run_async`, either may be an
+    ``async def``.
 
     >>> from returns.result import Success
     >>> Action("validate", lambda: Success(None)).name
     'validate'
     """
 
-    __slots__ = ("_action", "_compensate", "_name")
+    __slots__ = ("_action", "_compensate", "_name", "_node")
 
     _name: str
     _action: Callable[[], Result[object, _Err_co]]
     _compensate: Callable[[], Result[object, object]] | None
+    _node: Step | None
 
+    @overload
     def __init__(
         self,
         name: str,
         action: Callable[[], Result[object, _Err_co]],
         compensate: Callable[[], Result[object, object]] | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        name: str,
+        action: Callable[[], Awaitable[Result[object, _Err_co]]],
+        compensate: Callable[[], Result[object, object]]
+        | Callable[[], Awaitable[Result[object, object]]]
+        | None = None,
+    ) -> None: ...
+    def __init__(
+        self,
+        name: str,
+        action: Callable[[], object],
+        compensate: Callable[[], object] | None = None,
     ) -> None:
         check_name(name, "action")
         check_callable(action, "action", name)
@@ -52,6 +86,7 @@ class Action(Generic[_Err_co]):
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_action", action)
         object.__setattr__(self, "_compensate", compensate)
+        object.__setattr__(self, "_node", None)
 
     @property
     def name(self) -> str:
@@ -67,6 +102,22 @@ class Action(Generic[_Err_co]):
     def compensate(self) -> Callable[[], Result[object, object]] | None:
         """The zero-argument function that undoes it, or ``None``."""
         return self._compensate
+
+    def _step(self) -> Step:
+        """The runner's node for this action, made once."""
+        node = self._node
+        if node is None:
+            act = self._action
+            comp = self._compensate
+            node = Step(
+                self._name,
+                lambda _: act(),
+                None if comp is None else (lambda _: comp()),
+                is_async=returns_awaitable(act),
+                compensate_is_async=comp is not None and returns_awaitable(comp),
+            )
+            object.__setattr__(self, "_node", node)  # benign: same value every time
+        return node
 
     if not TYPE_CHECKING:
 
@@ -90,6 +141,7 @@ def run(
     *,
     on_compensation_failure: Policy = "stop",
     listeners: Iterable[Listener] = (),
+    run_id: str | None = None,
 ) -> Result[None, _Err_co]:
     """Run a handler's actions in order, compensating on the first failure.
 
@@ -119,17 +171,90 @@ def run(
     ['allocated', 'released']
     """
     policy = check_policy(on_compensation_failure)
-    actions = list(handler.actions())
-    nodes = tuple(_to_step(index, action) for index, action in enumerate(actions))
+    nodes = _steps(handler)
     if not nodes:
         return Success(None)
-    listening = tuple(listeners)
-    quiet = not listening and not logger.isEnabledFor(logging.DEBUG)
-    obs = _QUIET if quiet else Observer(None, listening)
-    result, _ = _fold.run_nodes(nodes, None, policy, obs)
+    for node in nodes:
+        if node.is_async or node.compensate_is_async:
+            raise TypeError(
+                f"action {node.name!r} is async: run this handler with "
+                "`await typed_saga.run_async(handler)`"
+            )
+    trace = Trace(nodes, RunInfo(run_id, None))
+    result = _fold.run_nodes(
+        (nodes,), None, policy, _observer(tuple(listeners), trace), trace
+    )
     if isinstance(result, Success):
         return Success(None)
     return result  # type: ignore[return-value]
+
+
+async def run_async(
+    handler: Handler[_Err_co],
+    *,
+    on_compensation_failure: Policy = "stop",
+    listeners: Iterable[Listener] = (),
+    run_id: str | None = None,
+    compensation_timeout: float | None = None,
+) -> Result[None, _Err_co]:
+    """:func:`run` on asyncio or trio: actions and compensations may be
+    ``async def`` (or plain); cancellation unwinds as for an ``AsyncSaga``.
+
+    >>> import anyio
+    >>> from returns.result import Failure, Success
+    >>> class Handler:
+    ...     def actions(self) -> list[Action[str]]:
+    ...         async def server() -> Result[None, str]:
+    ...             return Failure("no capacity")
+    ...         return [Action("server", server)]
+    >>> anyio.run(run_async, Handler())
+    <Failure: no capacity>
+    """
+    from typed_saga._saga import _check_timeout
+
+    policy = check_policy(on_compensation_failure)
+    timeout = _check_timeout(compensation_timeout)
+    nodes = _steps(handler)
+    if not nodes:
+        return Success(None)
+    trace = Trace(nodes, RunInfo(run_id, None))
+    result = await _afold.run_nodes(
+        (nodes,),
+        None,
+        policy,
+        _observer(tuple(listeners), trace),
+        timeout=timeout,
+        trace=trace,
+    )
+    if isinstance(result, Success):
+        return Success(None)
+    return result  # type: ignore[return-value]
+
+
+def _steps(handler: object) -> tuple[Step, ...]:
+    actions = getattr(handler, "actions", None)
+    if not callable(actions):
+        raise TypeError(
+            f"run() takes a handler with an actions() method, got "
+            f"{type(handler).__name__}"
+        )
+    listed = actions()
+    if listed is None or isinstance(listed, str) or not hasattr(listed, "__iter__"):
+        raise TypeError(
+            f"{type(handler).__name__}.actions() returned "
+            f"{'None' if listed is None else type(listed).__name__}; it must return "
+            "the list of Actions to run (is a `return` missing?)"
+        )
+    items = cast("Iterable[object]", listed)
+    return tuple(_to_step(index, action) for index, action in enumerate(items))
+
+
+def _observer(listeners: tuple[Listener, ...], trace: Trace) -> Observer:
+    from typed_saga._saga import _check_listeners
+
+    if listeners or logger.isEnabledFor(logging.DEBUG):
+        return Observer(None, _check_listeners(listeners), trace.run)
+    return _QUIET
 
 
 def _to_step(index: int, action: object) -> Step:
@@ -138,14 +263,7 @@ def _to_step(index: int, action: object) -> Step:
             f"actions()[{index}] is a {type(action).__name__}, not an Action; "
             "wrap it as Action(name, action, compensate)"
         )
-    act = action.action
-    comp = action.compensate
-    return Step(
-        action.name,
-        lambda _: act(),
-        None if comp is None else (lambda _: comp()),
-        sync=True,  # zero-argument actions of a handler are never awaited
-    )
+    return action._step()
 
 
 _QUIET: Final = Observer.quiet(None)

@@ -2,8 +2,10 @@
 
 A definition is a tuple of nodes. A :class:`Step` is one action with its
 optional compensation; a :class:`Group` is a ``parallel(...)`` fan-out whose
-branches are tuples of nodes themselves. Both are built and checked once, at
-definition time, so the runners only read them.
+branches are tuples of nodes themselves; a :class:`BodyNode` is a body (a
+generator function that wires steps with ``yield from``), whose steps are only
+known as it runs. All are built and checked once, at definition time, so the
+runners only read them.
 """
 
 from __future__ import annotations
@@ -21,15 +23,44 @@ POLICIES: Final[tuple[Policy, ...]] = ("stop", "continue")
 _FUTURE_ANNOTATION = re.compile(
     r"^\s*(?:[\w.]*\.)?(?:FutureResult\w*|Awaitable|Coroutine)\b"
 )
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class _Frozen:
+    """Immutable nodes: no attribute may change after ``__init__``; copies are
+    the node itself (there is nothing to copy in a value)."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError("saga steps are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError("saga steps are immutable")
+
+    def __copy__(self) -> _Frozen:
+        return self
+
+    def __deepcopy__(self, memo: object) -> _Frozen:
+        return self
+
+
+def _set(node: object, **values: object) -> None:
+    for name, value in values.items():
+        object.__setattr__(node, name, value)
 
 
 @final
-class Step:
+class Step(_Frozen):
     """One step: ``action(state) -> Result``, optional ``compensate(output)``.
 
     ``is_async``: calling ``action`` may give an awaitable (decided once, here).
     ``hidden``: a ``.map(f)`` stage, absent from reports and events.
-    ``sync=True`` skips the async detection, for callers that know.
+    ``sync=True`` skips the async detection, for callers that know;
+    ``is_async`` / ``compensate_is_async`` say it outright (for functions
+    wrapped before they get here).
     """
 
     __slots__ = (
@@ -56,62 +87,150 @@ class Step:
         *,
         hidden: bool = False,
         sync: bool = False,
+        is_async: bool | None = None,
+        compensate_is_async: bool | None = None,
     ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "action", action)
-        object.__setattr__(self, "compensate", compensate)
-        object.__setattr__(self, "is_async", not sync and returns_awaitable(action))
-        object.__setattr__(
+        if is_async is None:
+            is_async = not sync and returns_awaitable(action)
+        if compensate_is_async is None:
+            compensate_is_async = (
+                not sync and compensate is not None and returns_awaitable(compensate)
+            )
+        _set(
             self,
-            "compensate_is_async",
-            not sync and compensate is not None and returns_awaitable(compensate),
+            name=name,
+            action=action,
+            compensate=compensate,
+            is_async=is_async,
+            compensate_is_async=compensate_is_async,
+            hidden=hidden,
         )
-        object.__setattr__(self, "hidden", hidden)
 
-    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (Step, self._state()))
 
-        def __setattr__(self, name: str, value: object) -> None:
-            raise AttributeError("saga steps are immutable")
+    def _state(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in Step.__slots__}
 
     def __repr__(self) -> str:
         return f"<step {self.name!r}>"
 
 
 @final
-class Group:
-    """A ``parallel(...)`` fan-out: every branch gets the same input."""
+class Group(_Frozen):
+    """A ``parallel(...)`` fan-out.
 
-    __slots__ = ("branches", "name")
+    Every branch gets the group's input, or, for a group built from calls
+    inside a body, its own ``inputs[i]``. ``as_list``: the output is a list
+    (``parallel([...])`` in a body), else a tuple.
+    """
+
+    __slots__ = ("as_list", "branches", "inputs", "name")
 
     name: str
     branches: tuple[tuple[Node, ...], ...]
+    inputs: tuple[object, ...] | None
+    as_list: bool
     is_async: Final = True
     hidden: Final = False
+    compensate: Final = None
 
-    def __init__(self, name: str, branches: tuple[tuple[Node, ...], ...]) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "branches", branches)
+    def __init__(
+        self,
+        name: str,
+        branches: tuple[tuple[Node, ...], ...],
+        inputs: tuple[object, ...] | None = None,
+        *,
+        as_list: bool = False,
+    ) -> None:
+        _set(self, name=name, branches=branches, inputs=inputs, as_list=as_list)
 
-    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
-
-        def __setattr__(self, name: str, value: object) -> None:
-            raise AttributeError("saga steps are immutable")
+    def __reduce__(self) -> tuple[object, ...]:
+        state = {name: getattr(self, name) for name in Group.__slots__}
+        return (_restore, (Group, state))
 
     def __repr__(self) -> str:
         return f"<parallel {self.name!r}>"
 
 
-Node: TypeAlias = Step | Group
+@final
+class BodyNode(_Frozen):
+    """A body: ``function(value)`` makes a generator that yields step calls.
+
+    ``is_async``: declared ``AsyncBody`` (it may call async steps)."""
+
+    __slots__ = ("function", "is_async", "name")
+
+    name: str
+    function: Callable[[object], typing.Generator[object, object, object]]
+    is_async: bool
+    hidden: Final = False
+    compensate: Final = None
+
+    def __init__(
+        self,
+        name: str,
+        function: Callable[[object], typing.Generator[object, object, object]],
+        *,
+        is_async: bool,
+    ) -> None:
+        _set(self, name=name, function=function, is_async=is_async)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        state = {name: getattr(self, name) for name in BodyNode.__slots__}
+        return (_restore, (BodyNode, state))
+
+    def __repr__(self) -> str:
+        return f"<body {self.name!r}>"
+
+
+Node: TypeAlias = Step | Group | BodyNode
+Leaf: TypeAlias = Step | Group
+"""What a run records: a node whose output a compensation may need."""
+
+Segment: TypeAlias = tuple[Leaf, ...] | BodyNode
+"""A stretch of a definition: leaves run one after another, or one body."""
+
+
+def _restore(kind: type[_Frozen], state: dict[str, object]) -> _Frozen:
+    node = kind.__new__(kind)
+    _set(node, **state)
+    return node
+
+
+def segments(nodes: tuple[Node, ...]) -> tuple[Segment, ...]:
+    """Split ``nodes`` at its bodies: ``(leaves..., body, leaves...)``."""
+    out: list[Segment] = []
+    run: list[Leaf] = []
+    for node in nodes:
+        if isinstance(node, BodyNode):
+            if run:
+                out.append(tuple(run))
+                run = []
+            out.append(node)
+        else:
+            run.append(node)
+    if run or not out:
+        out.append(tuple(run))
+    return tuple(out)
 
 
 def check_name(name: object, what: str = "step") -> str:
     """Reject what cannot name a step, at definition time."""
+    article = "an" if what[0] in "aeiou" else "a"
     if not isinstance(name, str):
-        raise TypeError(f"a {what} name must be a str, got {type(name).__name__}")
+        raise TypeError(
+            f"{article} {what} name must be a str, got {type(name).__name__}"
+        )
     if not name.strip():
         raise ValueError(
-            f"a {what} name must be a non-empty string: it is what logs, reports "
-            f"and errors use to tell you which {what} failed"
+            f"{article} {what} name must be a non-empty string: it is what logs, "
+            f"reports and errors use to tell you which {what} failed"
+        )
+    if _CONTROL.search(name):
+        raise ValueError(
+            f"{article} {what} name must be one line of printable text, got "
+            f"{name!r}: reports, logs and pictures show it as is"
         )
     return name
 

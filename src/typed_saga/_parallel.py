@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar, overload
 
+from typed_saga._call import AsyncCall, AsyncStepCall, Call
 from typed_saga._node import Group, Node, check_name
-from typed_saga._saga import AsyncSaga, Saga
+from typed_saga._saga import AsyncSaga, Saga, _Definition
 
 _In = TypeVar("_In")
 _A = TypeVar("_A")
@@ -74,6 +76,64 @@ def parallel(
 ) -> AsyncSaga[
     _In, tuple[_A, _B, _C, _D, _E, _F], _Ea | _Eb | _Ec | _Ed | _Ee | _Ef
 ]: ...
+# Inside an async body: calls with their own inputs, or a list of calls.
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[tuple[_A, _B], _Ea | _Eb]: ...
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    c: Call[_C, _Ec] | AsyncCall[_C, _Ec],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[tuple[_A, _B, _C], _Ea | _Eb | _Ec]: ...
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    c: Call[_C, _Ec] | AsyncCall[_C, _Ec],
+    d: Call[_D, _Ed] | AsyncCall[_D, _Ed],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[tuple[_A, _B, _C, _D], _Ea | _Eb | _Ec | _Ed]: ...
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    c: Call[_C, _Ec] | AsyncCall[_C, _Ec],
+    d: Call[_D, _Ed] | AsyncCall[_D, _Ed],
+    e: Call[_E, _Ee] | AsyncCall[_E, _Ee],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[tuple[_A, _B, _C, _D, _E], _Ea | _Eb | _Ec | _Ed | _Ee]: ...
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    c: Call[_C, _Ec] | AsyncCall[_C, _Ec],
+    d: Call[_D, _Ed] | AsyncCall[_D, _Ed],
+    e: Call[_E, _Ee] | AsyncCall[_E, _Ee],
+    f: Call[_F, _Ef] | AsyncCall[_F, _Ef],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[tuple[_A, _B, _C, _D, _E, _F], _Ea | _Eb | _Ec | _Ed | _Ee | _Ef]: ...
+@overload
+def parallel(
+    calls: Iterable[Call[_A, _Ea] | AsyncCall[_A, _Ea]],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[list[_A], _Ea]: ...
 @overload
 def parallel(
     a: Saga[_In, Any, _Ea] | AsyncSaga[_In, Any, _Ea],
@@ -83,15 +143,23 @@ def parallel(
     name: str | None = None,
 ) -> AsyncSaga[_In, tuple[object, ...], _Ea]: ...
 def parallel(
-    *branches: Saga[Any, Any, Any] | AsyncSaga[Any, Any, Any],
+    *branches: object,
     name: str | None = None,
-) -> AsyncSaga[Any, tuple[Any, ...], Any]:
-    """Run sagas concurrently on the same input; output the tuple of their outputs.
+) -> AsyncSaga[Any, tuple[Any, ...], Any] | AsyncCall[Any, Any]:
+    """Run sagas concurrently; output the tuple of their outputs.
+
+    Two forms. Given sagas, ``parallel(a, b)`` is an
+    :class:`~typed_saga.AsyncSaga` whose branches all get its input. Inside an
+    async body, given calls, ``yield from parallel(a(x), b(y))`` runs each
+    with its own input, and ``yield from parallel([a(x) for x in xs])`` runs
+    any number of them (none and one included) and gives a list.
 
     If any branch fails, the branches still running are cancelled, every branch
     is unwound (concurrently, each in reverse) and the first failure (in time)
-    is returned. If a later step fails, the whole group is compensated the same
-    way. The result is always an :class:`~typed_saga.AsyncSaga`.
+    is returned. Every other branch failure stays visible: in that branch's
+    records in the report, in a log record at ERROR, and in the note of a
+    raised exception. If a later step fails, the whole group is compensated
+    the same way.
 
     >>> from returns.result import Success
     >>> from typed_saga import step
@@ -100,25 +168,74 @@ def parallel(
     >>> both
     <AsyncSaga ['parallel(a, b)']>
     """
+    if len(branches) == 1 and not isinstance(branches[0], _Definition | AsyncStepCall):
+        return _of_calls(_iterable(branches[0]), name, as_list=True)
+    if branches and all(isinstance(b, AsyncStepCall) for b in branches):
+        return _of_calls(branches, name, as_list=False)
     if len(branches) < 2:
         raise TypeError(
             f"parallel() takes two or more sagas, got {len(branches)}; "
             "for one, use the saga itself"
         )
+    sagas: list[Saga[Any, Any, Any] | AsyncSaga[Any, Any, Any]] = []
     for index, branch in enumerate(branches):
         if not isinstance(branch, Saga | AsyncSaga):
             raise TypeError(
                 f"parallel() branch {index} is a {type(branch).__name__}, not a saga; "
                 "wrap functions with step(name, function) first"
+                + _CALL_HINT
+                * isinstance(branch, AsyncStepCall)
             )
+        sagas.append(branch)
     if name is None:
-        name = (
-            "parallel(" + ", ".join(_label(branch.nodes) for branch in branches) + ")"
-        )
+        name = "parallel(" + ", ".join(_label(b.nodes) for b in sagas) + ")"
     node: Node = Group(
-        check_name(name, "parallel group"), tuple(b.nodes for b in branches)
+        check_name(name, "parallel group"), tuple(b.nodes for b in sagas)
     )
     return AsyncSaga((node,))
+
+
+_CALL_HINT = (
+    " (mixing sagas and calls: inside a body, give parallel() calls only, "
+    "each with its input)"
+)
+
+
+def _iterable(value: object) -> list[object]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise TypeError(
+            f"parallel() takes sagas, calls, or one list of calls; got a "
+            f"{type(value).__name__}"
+        )
+    return list(value)
+
+
+def _of_calls(
+    calls: Iterable[object], name: str | None, *, as_list: bool
+) -> AsyncCall[Any, Any]:
+    """The group of a body's ``parallel(...)``: each call with its own input."""
+    checked: list[AsyncStepCall[object]] = []
+    for index, call in enumerate(calls):
+        if not isinstance(call, AsyncStepCall):
+            raise TypeError(
+                f"parallel() call {index} is a {type(call).__name__}, not a step "
+                "call; inside a body, write parallel(step_a(x), step_b(y)) or "
+                "parallel([a_step(x) for x in xs])"
+            )
+        checked.append(call)
+    if name is None:
+        labels = [_label(call.definition.nodes) for call in checked]
+        if len(set(labels)) == 1 and len(labels) > 1:
+            name = f"parallel({labels[0]} x{len(labels)})"
+        else:
+            name = "parallel(" + ", ".join(labels) + ")"
+    node = Group(
+        check_name(name, "parallel group"),
+        tuple(call.definition.nodes for call in checked),
+        tuple(call.value for call in checked),
+        as_list=as_list,
+    )
+    return AsyncCall(AsyncSaga((node,)), None)
 
 
 def _label(nodes: tuple[Node, ...]) -> str:

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Generic, TypeVar, final
+from typing import Final, Generic, TypeVar, final
 
 from returns.result import Result
 
@@ -92,6 +92,41 @@ class SagaReport(Generic[_Out_co, _Err_co]):
     steps: tuple[StepRecord, ...]
     name: str | None = None
 
+    @staticmethod
+    def of(exception: BaseException) -> SagaReport[object, BaseException] | None:
+        """The report of the run that raised ``exception`` (an action that
+        raised, or a ``KeyboardInterrupt`` in a compensation), or ``None`` if no
+        saga run raised it. Its ``result`` is ``Failure(exception)``; its
+        records say what was compensated before the exception propagated.
+
+        >>> from returns.result import Success
+        >>> from typed_saga import step
+        >>> def boom(_: object) -> Success[int]:
+        ...     raise RuntimeError("boom")
+        >>> saga = step("a", Success, compensate=lambda _: Success(None)).then(
+        ...     step("b", boom)
+        ... )
+        >>> try:
+        ...     saga.run(1)
+        ... except RuntimeError as error:
+        ...     print(SagaReport.of(error))
+        saga failed at step 'b'
+        step  outcome      error
+        ----  -----------  ------------------
+        a     compensated
+        b     failed       RuntimeError: boom
+        """
+        try:
+            pending = exception.__dict__.get(REPORT_ATTRIBUTE)
+        except Exception:
+            return None
+        if not isinstance(pending, tuple):
+            return None
+        records, name = pending
+        from returns.result import Failure
+
+        return SagaReport(Failure(exception), _fill(records, exception), name)
+
     def to_mermaid(self) -> str:
         """A Mermaid ``flowchart`` of this run, coloured by each step's outcome,
         with a legend: the failed step, what was compensated, which
@@ -149,6 +184,27 @@ class SagaReport(Generic[_Out_co, _Err_co]):
             for row in rows
         )
         return "\n".join(lines)
+
+
+REPORT_ATTRIBUTE: Final = "__typed_saga_report__"
+"""Where a run keeps its report on the exception it raised."""
+
+RAISED: Final = object()
+"""Stands for the raised exception in a report kept on that exception (so the
+report holds no reference to it: no cycle keeps its traceback alive)."""
+
+
+def _fill(
+    records: tuple[StepRecord, ...], exception: BaseException
+) -> tuple[StepRecord, ...]:
+    return tuple(
+        replace(
+            record,
+            error=exception if record.error is RAISED else record.error,
+            branches=tuple(_fill(branch, exception) for branch in record.branches),
+        )
+        for record in records
+    )
 
 
 def _is_success(result: Result[object, object]) -> bool:

@@ -7,24 +7,46 @@ original. The runners live in ``_fold`` (sync) and ``_afold`` (async).
 
 from __future__ import annotations
 
-import inspect
+import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar, Union, cast, final, overload
+from typing import (
+    TYPE_CHECKING,
+    Generic,
+    ParamSpec,
+    TypeVar,
+    Union,
+    cast,
+    final,
+    overload,
+)
 
 from returns.result import Result, Success
 
 from typed_saga import _afold, _fold
+from typed_saga._call import AsyncCall, Call
 from typed_saga._events import Listener, logger
-from typed_saga._node import Group, Node, Policy, Step, check_name, check_policy
+from typed_saga._node import (
+    BodyNode,
+    Group,
+    Node,
+    Policy,
+    Segment,
+    Step,
+    check_name,
+    check_policy,
+    returns_awaitable,
+    segments,
+)
 from typed_saga._report import SagaReport
-from typed_saga._trace import Observer, build_report
+from typed_saga._trace import Observer, RunInfo, Trace, build_report
 
 _In_contra = TypeVar("_In_contra", contravariant=True)
 _Out_co = TypeVar("_Out_co", covariant=True)
 _Err_co = TypeVar("_Err_co", covariant=True)
 _New = TypeVar("_New")
 _E2 = TypeVar("_E2")
+_P = ParamSpec("_P")
 
 _Part = Union[Node, "_Definition"]
 
@@ -37,10 +59,12 @@ class _Definition:
     explicit stack (no recursion) and cached, which is invisible from outside.
     """
 
-    __slots__ = ("_flat", "_listeners", "_name", "_parts", "_quiet")
+    __slots__ = ("_flat", "_listeners", "_name", "_parts", "_quiet", "_segments")
 
+    is_async: bool = False
     _parts: tuple[_Part, ...]
     _flat: tuple[Node, ...] | None
+    _segments: tuple[Segment, ...] | None
     _name: str | None
     _listeners: tuple[Listener, ...]
     _quiet: Observer | None
@@ -53,6 +77,7 @@ class _Definition:
     ) -> None:
         object.__setattr__(self, "_parts", parts)
         object.__setattr__(self, "_flat", None)
+        object.__setattr__(self, "_segments", None)
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_listeners", listeners)
         object.__setattr__(self, "_quiet", None)
@@ -68,6 +93,15 @@ class _Definition:
         def __delattr__(self, name: str) -> None:
             raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self._parts, self._name, self._listeners))
+
+    def __copy__(self) -> _Definition:
+        return self  # an immutable value
+
+    def __deepcopy__(self, memo: object) -> _Definition:
+        return self
+
     @property
     def nodes(self) -> tuple[Node, ...]:
         """Every node in run order (``parallel`` groups are one node each)."""
@@ -77,7 +111,7 @@ class _Definition:
             stack: list[_Part] = [self]
             while stack:
                 part = stack.pop()
-                if isinstance(part, Step | Group):
+                if isinstance(part, Step | Group | BodyNode):
                     out.append(part)
                 elif part._flat is not None:
                     out.extend(part._flat)
@@ -86,6 +120,24 @@ class _Definition:
             flat = tuple(out)
             object.__setattr__(self, "_flat", flat)  # benign: same value every time
         return flat
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """The nodes split at bodies (one tuple for a plain chain), cached."""
+        segs = self._segments
+        if segs is None:
+            segs = segments(self.nodes)
+            object.__setattr__(self, "_segments", segs)  # benign, like _flat
+        return segs
+
+    def _trace(self, run_id: str | None) -> Trace:
+        """A fresh trace for one run: a chain records against its own tuple of
+        nodes, a definition with bodies against a list of the nodes reached."""
+        segs = self.segments
+        nodes: tuple[Node, ...] | list[Node] = (
+            segs[0] if len(segs) == 1 and isinstance(segs[0], tuple) else []
+        )
+        return Trace(nodes, RunInfo(_check_run_id(run_id), self._name))
 
     @property
     def name(self) -> str | None:
@@ -107,18 +159,15 @@ class _Definition:
         label = "" if self._name is None else f" {self._name!r}"
         return f"<{type(self).__name__}{label} [{shown}]>"
 
-    def _observer(
-        self, listeners: Sequence[Listener], *, quiet: bool = False
-    ) -> Observer:
-        """A run's observer; with ``quiet``, the definition's shared stand-in
-        when nobody listens (see ``Observer.quiet``)."""
-        if (
-            listeners
-            or self._listeners
-            or not quiet
-            or logger.isEnabledFor(logging.DEBUG)
-        ):
-            return Observer(self._name, (*self._listeners, *listeners))
+    def _observer(self, listeners: Sequence[Listener], trace: Trace) -> Observer:
+        """A run's observer: the definition's shared stand-in when nobody
+        listens (see ``Observer.quiet``)."""
+        if listeners or self._listeners or logger.isEnabledFor(logging.DEBUG):
+            return Observer(
+                self._name,
+                (*self._listeners, *_check_listeners(listeners)),
+                trace.run,
+            )
         stand_in = self._quiet
         if stand_in is None:
             stand_in = Observer.quiet(self._name)
@@ -132,17 +181,35 @@ def _map_step(function: object) -> Step:
             "map() takes a function of the previous output, "
             f"got {type(function).__name__}"
         )
-    if inspect.iscoroutinefunction(function):
+    if isinstance(function, _Definition):
+        raise TypeError(
+            "map() takes a plain function of the previous output, got a saga; "
+            "to run another saga after this one, use .then(other)"
+        )
+    if returns_awaitable(function):
         raise TypeError(
             "map() takes a plain (pure, synchronous) function; for async work "
             "use .then(step(name, async_function))"
         )
-    name = getattr(function, "__qualname__", None) or repr(function)
+    name = callable_name(function)
 
     def lift(value: object) -> object:
         return Success(function(value))
 
-    return Step(f"map({name})", lift, None, hidden=True)
+    return Step(f"map({name})", lift, None, hidden=True, sync=True)
+
+
+def callable_name(function: object) -> str:
+    """A name for a function in notes, events and spans: its qualified name,
+    never the ``repr`` of a ``functools.partial`` (its bound arguments may be
+    secrets)."""
+    inner = function
+    while isinstance(inner, functools.partial):
+        inner = inner.func
+    name = getattr(inner, "__qualname__", None)
+    if not isinstance(name, str):
+        name = type(inner).__qualname__
+    return f"partial({name})" if inner is not function else name
 
 
 def _check_saga(other: object) -> None:
@@ -154,6 +221,7 @@ def _check_saga(other: object) -> None:
 
 
 def _check_listeners(listeners: Sequence[object]) -> tuple[Listener, ...]:
+    listeners = tuple(listeners)
     for index, listener in enumerate(listeners):
         if not callable(listener):
             raise TypeError(
@@ -163,12 +231,31 @@ def _check_listeners(listeners: Sequence[object]) -> tuple[Listener, ...]:
     return cast("tuple[Listener, ...]", tuple(listeners))
 
 
+def _check_run_id(run_id: object) -> str | None:
+    if run_id is None or (isinstance(run_id, str) and run_id.strip()):
+        return run_id
+    raise ValueError(
+        f"run_id must be a non-empty string or None (a fresh id), got {run_id!r}"
+    )
+
+
+def _joined(
+    first: _Definition, second: _Definition
+) -> tuple[tuple[_Part, ...], str | None, tuple[Listener, ...]]:
+    """What ``first.then(second)`` is made of: both, ``first``'s name, and the
+    listeners of both (each once), which then hear the whole run."""
+    listeners = list(first._listeners)
+    listeners.extend(x for x in second._listeners if x not in listeners)
+    return (first, second), first._name, tuple(listeners)
+
+
 @final
 class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
     """A synchronous saga: run its steps in order, undo them in reverse on failure.
 
-    Build one with :func:`~typed_saga.step`, compose with :meth:`then` and
-    :meth:`map`, run with :meth:`run`.
+    Build one with :func:`~typed_saga.step` or :func:`~typed_saga.saga`,
+    compose with :meth:`then` and :meth:`map`, run with :meth:`run`; call it
+    with its input inside a body (``out = yield from a_saga(value)``).
 
     >>> from returns.result import Failure, Result, Success
     >>> undone = []
@@ -192,6 +279,11 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
 
     __slots__ = ()
 
+    def __call__(self, value: _In_contra) -> Call[_Out_co, _Err_co]:
+        """This saga called with ``value``, for a body: ``yield from`` it to run
+        its steps and get its output. Nothing runs until then."""
+        return Call(self, value)
+
     @overload
     def then(
         self, other: Saga[_Out_co, _New, _E2]
@@ -208,14 +300,15 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
     ):
         """Run ``other`` after this saga, feeding it this saga's output.
 
-        Returns a new saga; ``self`` is unchanged. A failure anywhere in the
-        result unwinds the steps of both. Chaining an :class:`AsyncSaga` makes
-        the whole an :class:`AsyncSaga`.
+        Returns a new saga (with this saga's name, and the listeners of both);
+        ``self`` is unchanged. A failure anywhere in the result unwinds the
+        steps of both. Chaining an :class:`AsyncSaga` makes the whole an
+        :class:`AsyncSaga`.
         """
         _check_saga(other)
         if isinstance(other, AsyncSaga):
-            return AsyncSaga((self, other))
-        return Saga((self, other))
+            return AsyncSaga(*_joined(self, other))
+        return Saga(*_joined(self, other))
 
     def map(
         self, function: Callable[[_Out_co], _New]
@@ -230,7 +323,7 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         >>> step("one", lambda n: Success(n + 1)).map(str).run(1)
         <Success: 2>
         """
-        return Saga((self, _map_step(function)))
+        return Saga((self, _map_step(function)), self._name, self._listeners)
 
     def named(self, name: str) -> Saga[_In_contra, _Out_co, _Err_co]:
         """The same saga with a name, shown in events, logs and reports."""
@@ -247,8 +340,10 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
     def to_mermaid(self) -> str:
         """A Mermaid ``flowchart`` of the steps in order: each compensation as a
         dashed edge to an "undo" node, steps without one labelled so, ``parallel``
-        groups as subgraphs; ``map`` stages are left out. Paste it into a
-        ``mermaid`` code block (GitHub renders it).
+        groups as subgraphs; ``map`` stages are left out. A body is one box:
+        its steps are only known when it runs (draw a run with
+        ``SagaReport.to_mermaid()``). Paste it into a ``mermaid`` code block
+        (GitHub renders it).
 
         >>> from returns.result import Success
         >>> from typed_saga import step
@@ -272,23 +367,25 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         *,
         on_compensation_failure: Policy = "stop",
         listeners: Sequence[Listener] = (),
+        run_id: str | None = None,
     ) -> Result[_Out_co, _Err_co]:
         """Run the saga on ``value``.
 
         Returns the last step's ``Success``, or — after compensating the
         completed steps in reverse — the very ``Failure`` the failing step
         returned. An action that raises is unwound the same way and the
-        exception is re-raised with a note naming the step.
+        exception is re-raised with a note naming the step (and the run's
+        report kept on it: :meth:`SagaReport.of`).
 
         ``on_compensation_failure``: ``"stop"`` (default) ends the unwinding at
         the first compensation that fails; ``"continue"`` tries every one.
+        ``run_id``: the id :func:`~typed_saga.current_step` and events give
+        (default: a fresh random one).
         """
         policy = check_policy(on_compensation_failure)
-        result, _ = _fold.run_nodes(
-            cast("tuple[Step, ...]", self.nodes),
-            value,
-            policy,
-            self._observer(listeners, quiet=True),
+        trace = self._trace(run_id)
+        result = _fold.run_nodes(
+            self.segments, value, policy, self._observer(listeners, trace), trace
         )
         return cast("Result[_Out_co, _Err_co]", result)
 
@@ -298,8 +395,10 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         *,
         on_compensation_failure: Policy = "stop",
         listeners: Sequence[Listener] = (),
+        run_id: str | None = None,
     ) -> SagaReport[_Out_co, _Err_co]:
-        """Like :meth:`run`, but also tell what happened to every step.
+        """Like :meth:`run`, but also tell what happened to every step (for a
+        body, every step it reached).
 
         >>> from returns.result import Failure, Success
         >>> from typed_saga import step
@@ -314,16 +413,12 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         b     failed       'boom'
         """
         policy = check_policy(on_compensation_failure)
-        nodes = self.nodes
-        result, trace = _fold.run_nodes(
-            cast("tuple[Step, ...]", nodes),
-            value,
-            policy,
-            self._observer(listeners, quiet=True),
+        trace = self._trace(run_id)
+        result = _fold.run_nodes(
+            self.segments, value, policy, self._observer(listeners, trace), trace
         )
         return cast(
-            "SagaReport[_Out_co, _Err_co]",
-            build_report(nodes, result, trace, self._name),
+            "SagaReport[_Out_co, _Err_co]", build_report(result, trace, self._name)
         )
 
 
@@ -338,19 +433,26 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
     """
 
     __slots__ = ()
+    is_async = True
+
+    def __call__(self, value: _In_contra) -> AsyncCall[_Out_co, _Err_co]:
+        """This saga called with ``value``, for an async body: ``yield from``
+        it to run its steps and get its output."""
+        return AsyncCall(self, value)
 
     def then(
         self, other: Saga[_Out_co, _New, _E2] | AsyncSaga[_Out_co, _New, _E2]
     ) -> AsyncSaga[_In_contra, _New, _Err_co | _E2]:
-        """Run ``other`` (sync or async) after this saga; returns a new saga."""
+        """Run ``other`` (sync or async) after this saga; returns a new saga
+        (with this saga's name, and the listeners of both)."""
         _check_saga(other)
-        return AsyncSaga((self, other))
+        return AsyncSaga(*_joined(self, other))
 
     def map(
         self, function: Callable[[_Out_co], _New]
     ) -> AsyncSaga[_In_contra, _New, _Err_co]:
         """Transform the output with a pure, synchronous function."""
-        return AsyncSaga((self, _map_step(function)))
+        return AsyncSaga((self, _map_step(function)), self._name, self._listeners)
 
     def named(self, name: str) -> AsyncSaga[_In_contra, _Out_co, _Err_co]:
         """The same saga with a name, shown in events, logs and reports."""
@@ -367,8 +469,8 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
     def to_mermaid(self) -> str:
         """A Mermaid ``flowchart`` of the steps in order: each compensation as a
         dashed edge to an "undo" node, steps without one labelled so, ``parallel``
-        groups as subgraphs; ``map`` stages are left out. Paste it into a
-        ``mermaid`` code block (GitHub renders it).
+        groups as subgraphs; ``map`` stages are left out. A body is one box:
+        its steps are only known when it runs.
         """
         from typed_saga._mermaid import saga_diagram
 
@@ -381,17 +483,27 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         on_compensation_failure: Policy = "stop",
         compensation_timeout: float | None = None,
         listeners: Sequence[Listener] = (),
+        run_id: str | None = None,
     ) -> Result[_Out_co, _Err_co]:
         """Run the saga on ``value``; same contract as :meth:`Saga.run`.
 
         ``compensation_timeout`` (seconds) bounds each compensation, so a hung
         one cannot hold the shielded unwinding forever; one that times out
-        counts as failed (the policy applies) and is logged.
+        counts as failed (the policy applies) and is logged. Only an ``await``
+        can be interrupted: a compensation that blocks without awaiting (or
+        awaits a thread that cannot be abandoned) runs to its end, and counts as
+        failed if that end comes after the timeout.
         """
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
-        result, _ = await _afold.run_nodes(
-            self.nodes, value, policy, self._observer(listeners, quiet=True), timeout
+        trace = self._trace(run_id)
+        result = await _afold.run_nodes(
+            self.segments,
+            value,
+            policy,
+            self._observer(listeners, trace),
+            timeout=timeout,
+            trace=trace,
         )
         return cast("Result[_Out_co, _Err_co]", result)
 
@@ -402,18 +514,59 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         on_compensation_failure: Policy = "stop",
         compensation_timeout: float | None = None,
         listeners: Sequence[Listener] = (),
+        run_id: str | None = None,
     ) -> SagaReport[_Out_co, _Err_co]:
         """Like :meth:`run`, but also tell what happened to every step."""
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
-        nodes = self.nodes
-        result, trace = await _afold.run_nodes(
-            nodes, value, policy, self._observer(listeners, quiet=True), timeout
+        trace = self._trace(run_id)
+        result = await _afold.run_nodes(
+            self.segments,
+            value,
+            policy,
+            self._observer(listeners, trace),
+            timeout=timeout,
+            trace=trace,
         )
         return cast(
-            "SagaReport[_Out_co, _Err_co]",
-            build_report(nodes, result, trace, self._name),
+            "SagaReport[_Out_co, _Err_co]", build_report(result, trace, self._name)
         )
+
+
+@final
+class MultiStep(_Definition, Generic[_P, _Out_co, _Err_co]):
+    """A step whose action takes several arguments: ``step(name, action)`` of
+    such an action. A body calls it with all of them, each checked:
+    ``receipt = yield from charge(card, flight, hotel)``. (``then`` links only
+    one-argument sagas: use a body to feed several values to one step.)
+
+    >>> from returns.result import Result, Success
+    >>> from typed_saga import step
+    >>> def transfer(source: str, target: str) -> Result[str, str]:
+    ...     return Success(f"{source}->{target}")
+    >>> step("transfer", transfer)
+    <MultiStep ['transfer']>
+    """
+
+    __slots__ = ()
+
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> Call[_Out_co, _Err_co]:
+        """This step called with its arguments, for a body: ``yield from`` it."""
+        return Call(self, (args, kwargs))
+
+
+@final
+class AsyncMultiStep(_Definition, Generic[_P, _Out_co, _Err_co]):
+    """:class:`MultiStep` of an async action: called in an ``AsyncBody``."""
+
+    __slots__ = ()
+    is_async = True
+
+    def __call__(
+        self, *args: _P.args, **kwargs: _P.kwargs
+    ) -> AsyncCall[_Out_co, _Err_co]:
+        """This step called with its arguments, for an async body."""
+        return AsyncCall(self, (args, kwargs))
 
 
 def _check_timeout(timeout: object) -> float | None:

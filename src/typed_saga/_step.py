@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias, TypeVar, cast, overload
+from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar, cast, overload
 
 from returns.future import FutureResult
 from returns.result import Result
 
-from typed_saga._node import Step, check_callable, check_name
-from typed_saga._saga import AsyncSaga, Saga
+from typed_saga._node import Step, check_callable, check_name, returns_awaitable
+from typed_saga._saga import AsyncMultiStep, AsyncSaga, MultiStep, Saga
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 _Err = TypeVar("_Err")
+_A = TypeVar("_A")
+_B = TypeVar("_B")
+_P = ParamSpec("_P")
 
 Compensation: TypeAlias = Callable[[_Out], Result[object, object]]
 """A sync compensation: takes its own step's output, returns a ``Result``."""
@@ -57,11 +61,42 @@ def step(
     action: Callable[[_In], FutureResult[_Out, _Err]],
     compensate: AsyncCompensation[_Out] | None = None,
 ) -> AsyncSaga[_In, _Out, _Err]: ...
+# Several parameters: a step a body calls with all of them. Two named ones
+# (not a bare ParamSpec) so that a one-parameter lambda never matches here.
+@overload
 def step(
     name: str,
-    action: Callable[[_In], object],
+    action: Callable[Concatenate[_A, _B, _P], Result[_Out, _Err]],
+    compensate: Compensation[_Out] | None = None,
+) -> MultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
+@overload
+def step(
+    name: str,
+    action: Callable[Concatenate[_A, _B, _P], Result[_Out, _Err]],
+    compensate: _AsyncOnlyCompensation[_Out],
+) -> AsyncMultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
+@overload
+def step(
+    name: str,
+    action: Callable[Concatenate[_A, _B, _P], Awaitable[Result[_Out, _Err]]],
+    compensate: AsyncCompensation[_Out] | None = None,
+) -> AsyncMultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
+@overload
+def step(
+    name: str,
+    action: Callable[Concatenate[_A, _B, _P], FutureResult[_Out, _Err]],
+    compensate: AsyncCompensation[_Out] | None = None,
+) -> AsyncMultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
+def step(
+    name: str,
+    action: Callable[..., object],
     compensate: Callable[[_Out], object] | None = None,
-) -> Saga[_In, _Out, _Err] | AsyncSaga[_In, _Out, _Err]:
+) -> (
+    Saga[Any, Any, Any]
+    | AsyncSaga[Any, Any, Any]
+    | MultiStep[..., Any, Any]
+    | AsyncMultiStep[..., Any, Any]
+):
     """A one-step saga: ``action(input) -> Result``, undone by
     ``compensate(action's output)`` when a later step fails.
 
@@ -71,7 +106,9 @@ def step(
 
     Returns an :class:`~typed_saga.AsyncSaga` when the action is a coroutine
     function (also behind ``functools.wraps``), returns a ``FutureResult``, or
-    the compensation is async; otherwise a :class:`~typed_saga.Saga`.
+    the compensation is async; otherwise a :class:`~typed_saga.Saga`. An
+    action of two or more parameters gives a :class:`~typed_saga.MultiStep`,
+    which a body calls with all of them.
 
     >>> from returns.result import Result, Success
     >>> def double(n: int) -> Result[int, str]:
@@ -87,7 +124,33 @@ def step(
     check_callable(action, "action", name)
     if compensate is not None:
         check_callable(compensate, "compensation", name)
-    node = Step(name, cast(Callable[[object], object], action), cast(Any, compensate))
+    comp = cast("Callable[[object], object] | None", compensate)
+    if _required_parameters(action) < 2:
+        node = Step(name, cast("Callable[[object], object]", action), comp)
+        if node.is_async or node.compensate_is_async:
+            return AsyncSaga((node,))
+        return Saga((node,))
+    is_async = returns_awaitable(action)
+
+    def spread(packed: object) -> object:
+        args, kwargs = cast("tuple[tuple[object, ...], dict[str, object]]", packed)
+        return action(*args, **kwargs)
+
+    spread.__wrapped__ = action  # type: ignore[attr-defined]
+    node = Step(name, spread, comp, is_async=is_async)
     if node.is_async or node.compensate_is_async:
-        return AsyncSaga((node,))
-    return Saga((node,))
+        return AsyncMultiStep((node,))
+    return MultiStep((node,))
+
+
+def _required_parameters(action: Callable[..., object]) -> int:
+    """How many arguments ``action`` needs (1 when that cannot be seen)."""
+    try:
+        parameters = inspect.signature(action).parameters.values()
+    except (TypeError, ValueError):  # some builtins and C types
+        return 1
+    return sum(
+        1
+        for p in parameters
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    )

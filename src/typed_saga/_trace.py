@@ -1,13 +1,16 @@
 """Per-run bookkeeping shared by the sync and async runners: the
-:class:`Observer` that emits events, the :class:`Trace` a run leaves behind,
-and turning a trace into a :class:`~typed_saga.SagaReport` or an exception note.
+:class:`Observer` that emits events, the :class:`Trace` a run leaves behind
+(which is also what :func:`~typed_saga.current_step` reads), and turning a
+trace into a :class:`~typed_saga.SagaReport` or an exception note.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
+from contextvars import ContextVar
 from time import perf_counter
 from typing import Final, final
 
@@ -30,8 +33,36 @@ from typed_saga._events import (
     log_event,
     logger,
 )
-from typed_saga._node import Group, Node
-from typed_saga._report import SagaReport, StepOutcome, StepRecord
+from typed_saga._node import BodyNode, Group, Leaf, Node
+from typed_saga._report import (
+    RAISED,
+    REPORT_ATTRIBUTE,
+    SagaReport,
+    StepOutcome,
+    StepRecord,
+)
+
+CURRENT: Final[ContextVar[Trace | None]] = ContextVar("typed_saga_trace", default=None)
+"""The trace of the run (or parallel branch) whose step is running here."""
+
+
+@final
+class RunInfo:
+    """What every trace of one run shares: its id (made when first needed) and
+    the saga's name."""
+
+    __slots__ = ("_id", "saga")
+
+    def __init__(self, run_id: str | None, saga: str | None) -> None:
+        self._id = run_id
+        self.saga = saga
+
+    @property
+    def id(self) -> str:
+        """The run's id: the caller's ``run_id``, else 128 random bits in hex."""
+        if self._id is None:
+            self._id = os.urandom(16).hex()
+        return self._id
 
 
 @final
@@ -43,27 +74,28 @@ class Observer:
     only what the logging listener reports (failed compensations, steps left
     un-compensated) is emitted.
 
-    :meth:`quiet` makes a stand-in for a sync definition that nobody listens
-    to: made once per definition, it holds no per-run state (so one is shared
-    by every thread running that definition) until :meth:`awake` turns it into
-    a real observer, when a run fails.
+    :meth:`quiet` makes a stand-in for a definition that nobody listens to:
+    made once per definition, it holds no per-run state (so one is shared by
+    every thread running that definition) until :meth:`awake` turns it into a
+    real observer, when a run fails.
     """
 
-    __slots__ = ("_run_id", "is_quiet", "listeners", "saga", "started", "verbose")
+    __slots__ = ("is_quiet", "listeners", "run", "saga", "started", "verbose")
 
     def __init__(
         self,
         saga: str | None,
         listeners: Sequence[Listener],
+        run: RunInfo | None = None,
     ) -> None:
         self.saga = saga
         self.listeners: tuple[Listener, ...] = (log_event, *listeners)
         self.verbose = bool(listeners) or logger.isEnabledFor(logging.DEBUG)
         self.is_quiet = False
-        self._run_id: str | None = None
+        self.run = run if run is not None else RunInfo(None, saga)
         self.started = perf_counter()
         if self.verbose:
-            self.emit(SagaStarted(run_id=self.run_id, saga=saga))
+            self.emit(SagaStarted(run_id=self.run.id, saga=saga))
 
     @classmethod
     def quiet(cls, saga: str | None) -> Observer:
@@ -73,30 +105,29 @@ class Observer:
         stand_in.is_quiet = True
         return stand_in
 
-    def awake(self, started: float) -> Observer:
+    def awake(self, started: float, run: RunInfo) -> Observer:
         """This observer, or (for a quiet stand-in) a real one for this run."""
         if not self.is_quiet:
             return self
         real = Observer.__new__(Observer)  # a quiet copy with per-run state
         real.saga, real.listeners, real.verbose = self.saga, self.listeners, False
-        real.is_quiet, real._run_id, real.started = False, None, started
+        real.is_quiet, real.run, real.started = False, run, started
         return real
 
     @property
     def run_id(self) -> str:
-        """A fresh id per run (128 random bits, as in a UUID4), made only when
-        an event needs it."""
-        if self._run_id is None:
-            self._run_id = os.urandom(16).hex()
-        return self._run_id
+        return self.run.id
 
     def emit(self, event: Event) -> None:
-        """Give ``event`` to every listener; a listener that raises is logged."""
+        """Give ``event`` to every listener. A listener that raises is logged
+        and ignored; if logging itself raises, that is ignored too: observing
+        never changes a run's outcome nor skips a compensation."""
         for listener in self.listeners:
             try:
                 listener(event)
             except Exception:
-                logger.exception("saga listener %r raised; ignored", listener)
+                with contextlib.suppress(Exception):  # a broken logging setup
+                    logger.exception("saga listener %r raised; ignored", listener)
 
     def succeeded(self) -> None:
         if self.verbose:
@@ -112,18 +143,18 @@ class Observer:
         """Called only when ``verbose``."""
         trace.step_started_at = perf_counter()
         if not node.hidden:
-            self.emit(StepStarted(run_id=self.run_id, saga=self.saga, step=node.name))
+            label = trace.label(len(trace.outputs))
+            self.emit(StepStarted(run_id=self.run_id, saga=self.saga, step=label))
 
     def step_succeeded(self, node: Node, trace: Trace) -> None:
         """Called only when ``verbose``."""
         if not node.hidden:
-            duration = perf_counter() - trace.step_started_at
             self.emit(
                 StepSucceeded(
                     run_id=self.run_id,
                     saga=self.saga,
-                    step=node.name,
-                    duration=duration,
+                    step=trace.label(len(trace.outputs) - 1),
+                    duration=perf_counter() - trace.step_started_at,
                 )
             )
 
@@ -197,38 +228,86 @@ class Observer:
 
 @final
 class Trace:
-    """What one run (or one parallel branch) did, for reports and notes.
+    """What one run (or one parallel branch) did, for unwinding, reports,
+    notes and :func:`~typed_saga.current_step`.
 
-    ``outputs`` holds each completed node's output, in order: what its
-    compensation will be given. ``completed`` is set when the run fails: the node
-    at that index is the failing one. ``outcomes`` holds what the unwinding did
-    to completed nodes (the sync runner stores only failed and left ones: a
-    compensable node without an entry was compensated); ``failures`` the
-    (step, error) of each failed compensation; ``left`` the steps the
-    ``"stop"`` policy never reached; ``branches`` the traces of each
-    ``parallel`` group's branches, by index.
+    ``nodes`` are the nodes in run order: a chain's whole tuple, or (when the
+    definition has bodies) a list of the nodes reached so far. ``outputs``
+    holds each completed node's output, in order: what its compensation will
+    be given. ``completed`` is set when the run fails: ``nodes[completed]`` is
+    the failing node. ``outcomes`` holds what the unwinding did to completed
+    nodes (only failed and left ones, and groups: a compensable node without an
+    entry was compensated); ``failures`` the (step, error) of each failed
+    compensation; ``left`` the steps the ``"stop"`` policy never reached;
+    ``also`` failures that lost the race to be the run's result (other
+    ``parallel`` branches); ``branches`` the traces of each group's branches.
+    ``undoing`` is the index of the compensation running, else -1.
     """
 
     __slots__ = (
+        "_labels",
+        "_seen",
+        "also",
+        "attempt",
         "branches",
         "completed",
         "error",
         "failures",
         "left",
+        "nodes",
         "outcomes",
         "outputs",
+        "prefix",
+        "run",
         "step_started_at",
+        "undoing",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, nodes: Sequence[Node], run: RunInfo, prefix: str = "") -> None:
+        self.nodes = nodes
+        self.run = run
+        self.prefix = prefix
         self.outputs: list[object] = []
         self.step_started_at = 0.0
         self.completed = -1
+        self.undoing = -1
+        self.attempt = 1
         self.error: object = None
         self.outcomes: dict[int, tuple[StepOutcome, object]] = {}
         self.failures: list[tuple[str, object]] = []
         self.left: list[str] = []
+        self.also: list[str] = []
         self.branches: dict[int, list[Trace]] = {}
+        self._labels: list[str] | None = None  # made when a label is asked for
+        self._seen: dict[str, int]
+
+    def label(self, index: int) -> str:
+        """The name of ``nodes[index]`` in this run: its step name, with
+        ``#2``, ``#3``... when the name came before (a step called in a loop)."""
+        labels = self._labels
+        if labels is None:
+            labels = self._labels = []
+            self._seen = {}
+        nodes = self.nodes
+        while len(labels) <= index:
+            name = nodes[len(labels)].name
+            count = self._seen.get(name, 0) + 1
+            self._seen[name] = count
+            labels.append(name if count == 1 else f"{name} #{count}")
+        return labels[index]
+
+    def branch(self, index: int, number: int, nodes: Sequence[Node]) -> Trace:
+        """The trace of branch ``number`` (from 1) of the group at ``index``."""
+        return Trace(nodes, self.run, f"{self.prefix}{self.label(index)}/{number}/")
+
+    def release(self) -> None:
+        """Drop what a raised exception would otherwise keep alive (outputs,
+        and the exception itself: a reference cycle through its traceback)."""
+        self.outputs.clear()
+        self.error = None
+        for subs in self.branches.values():
+            for sub in subs:
+                sub.release()
 
 
 def failure_value(result: object) -> object:
@@ -258,70 +337,159 @@ def awaitable_in_sync_run(name: str, *, compensation: bool) -> TypeError:
         f"{role} {name!r} returned an awaitable, but this is a synchronous Saga. "
         "Declare the step async so that step() builds an AsyncSaga: define the "
         "function with `async def`, or annotate its return type as "
-        "`FutureResult[...]` (a lambda or partial hides both), then "
+        "`FutureResult[...]` (a lambda hides both), then "
         "`await saga.run(value)`."
     )
 
 
-def add_note(exc: BaseException, node: Node, trace: Trace, policy: str) -> None:
-    """Name the failing step and every failed compensation on ``exc``."""
-    kind = "parallel group" if isinstance(node, Group) else "step"
-    exc.add_note(
-        f"typed-saga: {kind} {node.name!r} raised; the {trace.completed} completed "
-        f"step(s) before it were unwound (on_compensation_failure={policy!r})"
+def awaitable_after_await(name: str, *, compensation: bool) -> TypeError:
+    """The error for an async step whose awaited result is still an awaitable."""
+    role = "the compensation of step" if compensation else "step"
+    return TypeError(
+        f"{role} {name!r} returned an awaitable that, once awaited, gave another "
+        "awaitable instead of a Result: is an `await` missing inside it "
+        "(`return await other(...)`)?"
     )
-    for name, error in trace.failures:
-        exc.add_note(
-            f"typed-saga: compensation of step {name!r} failed: {describe_error(error)}"
+
+
+NOTE_PREFIX: Final = "typed-saga: "
+
+
+def add_note(exc: BaseException, text: str) -> None:
+    """Put ``text`` on ``exc`` as its one typed-saga note, replacing an earlier
+    one (an exception object reused across runs carries at most one). Never
+    raises: an exception that refuses notes (frozen, odd ``__notes__``)
+    propagates without one, unchanged."""
+    text = NOTE_PREFIX + text
+    try:
+        notes = exc.__dict__.get("__notes__")
+    except Exception:
+        notes = None
+    try:
+        if isinstance(notes, list):
+            notes[:] = [n for n in notes if not _ours(n)]
+            notes.append(text)
+            return
+        if notes is None:
+            exc.add_note(text)
+            return
+    except Exception:
+        pass
+    try:
+        kept = [n for n in notes if not _ours(n)] if isinstance(notes, tuple) else []
+        object.__setattr__(exc, "__notes__", [*kept, text])
+    except Exception:
+        pass
+
+
+def _ours(note: object) -> bool:
+    return isinstance(note, str) and note.startswith(NOTE_PREFIX)
+
+
+def note_text(trace: Trace, policy: str, *, fatal: BaseException | None = None) -> str:
+    """The one note a raised exception gets: where, what was unwound, what
+    failed, what is left. ``fatal``: a compensation's ``KeyboardInterrupt`` (or
+    the like) that ended the unwinding."""
+    label = trace.label(trace.completed)
+    kind = _kind(trace.nodes[trace.completed])
+    completed = sum(1 for n in trace.nodes[: trace.completed] if not n.hidden)
+    how = (
+        "raised"
+        if isinstance(trace.error, BaseException)
+        else f"failed with {describe_error(trace.error)}"
+    )
+    if fatal is None:
+        first = (
+            f"{kind} {label!r} {how}; the {completed} completed step(s) before it "
+            f"were unwound (on_compensation_failure={policy!r})"
         )
+    else:
+        first = (
+            f"{type(fatal).__name__} raised while unwinding the {completed} "
+            f"completed step(s) before {kind} {label!r} (which {how}); the "
+            "unwinding stopped there"
+        )
+    lines = [first]
+    lines.extend(
+        f"  compensation of step {name!r} failed: {describe_error(error)}"
+        for name, error in trace.failures
+    )
     if trace.left:
-        exc.add_note(
-            "typed-saga: left un-compensated: " + ", ".join(repr(n) for n in trace.left)
-        )
+        lines.append("  left un-compensated: " + ", ".join(repr(n) for n in trace.left))
+    lines.extend(f"  {also}" for also in trace.also)
+    return "\n".join(lines)
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, Group):
+        return "parallel group"
+    if isinstance(node, BodyNode):
+        return "body"
+    return "step"
+
+
+# -- reports -------------------------------------------------------------------
+
+
+def attach_report(exc: BaseException, trace: Trace, saga: str | None) -> None:
+    """Keep the report of the run that raised ``exc`` on it, for
+    :meth:`SagaReport.of`. The report's records name ``exc`` only by a
+    placeholder, so no reference cycle keeps the traceback alive."""
+    pending = (records(trace, raised=exc), saga)
+    with contextlib.suppress(Exception):  # an exception without a __dict__
+        object.__setattr__(exc, REPORT_ATTRIBUTE, pending)
 
 
 def build_report(
-    nodes: tuple[Node, ...],
-    result: Result[object, object],
-    trace: Trace,
-    saga: str | None,
+    result: Result[object, object], trace: Trace, saga: str | None
 ) -> SagaReport[object, object]:
     """Turn a finished run's trace into its report."""
-    return SagaReport(result, records(nodes, trace), saga)
+    return SagaReport(result, records(trace), saga)
 
 
-def records(nodes: tuple[Node, ...], trace: Trace | None) -> tuple[StepRecord, ...]:
-    """One record per visible node (``map`` stages are not steps)."""
+def records(
+    trace: Trace, *, raised: BaseException | None = None
+) -> tuple[StepRecord, ...]:
+    """One record per visible node (``map`` stages are not steps): a chain's
+    every node, a run with bodies the nodes it reached."""
+    nodes = trace.nodes
+    if isinstance(nodes, list) and trace.completed >= 0:
+        nodes = nodes[: trace.completed + 1]
+    return _records(nodes, trace, raised)
+
+
+def _records(
+    nodes: Sequence[Node], trace: Trace | None, raised: BaseException | None
+) -> tuple[StepRecord, ...]:
     out: list[StepRecord] = []
     for index, node in enumerate(nodes):
         if node.hidden:
             continue
+        name = trace.label(index) if trace is not None else node.name
         if trace is None or index > trace.completed >= 0:
             outcome, error = StepOutcome.NOT_RUN, None
         elif index == trace.completed:
             outcome, error = StepOutcome.FAILED, trace.error
+            if raised is not None and error is raised:
+                error = RAISED
         elif index in trace.outcomes:
             outcome, error = trace.outcomes[index]
         elif trace.completed >= 0 and _compensable(node):
-            outcome, error = COMPENSATED  # the sync runner stores only the exceptions
+            outcome, error = COMPENSATED  # the runners store only the exceptions
         else:
             outcome, error = StepOutcome.SUCCEEDED, None
         branches: tuple[tuple[StepRecord, ...], ...] = ()
         if isinstance(node, Group):
-            traces: Sequence[Trace | None] = (
-                trace.branches.get(index, ()) if trace is not None else ()
-            ) or [None] * len(node.branches)
-            branches = tuple(
-                records(branch, sub)
-                for branch, sub in zip(
-                    node.branches, traces, strict=True
-                )  # pragma: no mutate (equal lengths by construction)
-            )
-        out.append(StepRecord(node.name, outcome, error, branches))
+            subs = trace.branches.get(index) if trace is not None else None
+            if subs:
+                branches = tuple(records(sub, raised=raised) for sub in subs)
+            else:
+                branches = tuple(_records(b, None, None) for b in node.branches)
+        out.append(StepRecord(name, outcome, error, branches))
     return tuple(out)
 
 
-def _compensable(node: Node) -> bool:
+def _compensable(node: Leaf | BodyNode) -> bool:
     return isinstance(node, Group) or node.compensate is not None
 
 

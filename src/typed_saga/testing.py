@@ -605,7 +605,7 @@ def _inject(
                     node.compensate, path, watch, is_async=node.compensate_is_async
                 )
             return Step(node.name, fail, compensate)
-        if isinstance(node, Group) or node.hidden:
+        if not isinstance(node, Step) or node.hidden:
             return None
         action = _watched_action(
             node.action, path, watch, is_async=node.is_async, async_run=async_run
