@@ -43,6 +43,7 @@ from typed_saga._handler import Action, Handler, run, run_async
 from typed_saga._node import Policy
 from typed_saga._parallel import parallel
 from typed_saga._report import SagaReport, StepOutcome, StepRecord
+from typed_saga._retry import Retry
 from typed_saga._saga import AsyncMultiStep, AsyncSaga, MultiStep, Saga
 from typed_saga._step import step
 
@@ -64,6 +65,7 @@ __all__ = (
     "Listener",
     "MultiStep",
     "Policy",
+    "Retry",
     "Saga",
     "SagaDecorator",
     "SagaFailed",

@@ -117,9 +117,11 @@ class _Run:
             if isinstance(seg, BodyNode):
                 result = await self.body(seg, state, trace)
             else:
+                mapper = trace.run.mapper
+                nodes = seg if mapper is None else mapper(seg)
                 if isinstance(trace.nodes, list):
-                    trace.nodes.extend(seg)
-                result = await self.forward(seg, state, trace)
+                    trace.nodes.extend(nodes)
+                result = await self.forward(nodes, state, trace)
             if type(result) is not Success and not isinstance(result, Success):
                 return result
             state = result._inner_value

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import final
+from typing import Final, final
 
 from typed_saga._trace import CURRENT
 
@@ -43,6 +44,12 @@ class StepContext:
         return f"{self.run_id}/{self.branch}{self.step}{suffix}"
 
 
+OVERRIDE: Final[ContextVar[StepContext | None]] = ContextVar(
+    "typed_saga_step", default=None
+)
+"""Set by an engine that runs a step away from the fold (``engine.running_step``)."""
+
+
 def current_step() -> StepContext:
     """The run and step whose action (or compensation) is running now.
 
@@ -60,6 +67,9 @@ def current_step() -> StepContext:
     Raises ``LookupError`` outside an action or compensation (for instance in
     a body's own code, between steps).
     """
+    given = OVERRIDE.get()
+    if given is not None:
+        return given
     trace = CURRENT.get()
     if trace is not None:
         undoing = trace.undoing

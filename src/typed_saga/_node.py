@@ -17,6 +17,9 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, final
 
+if TYPE_CHECKING:
+    from typed_saga._retry import Retry
+
 Policy: TypeAlias = Literal["stop", "continue"]
 POLICIES: Final[tuple[Policy, ...]] = ("stop", "continue")
 
@@ -60,7 +63,9 @@ class Step(_Frozen):
     ``hidden``: a ``.map(f)`` stage, absent from reports and events.
     ``sync=True`` skips the async detection, for callers that know;
     ``is_async`` / ``compensate_is_async`` say it outright (for functions
-    wrapped before they get here).
+    wrapped before they get here). ``retry``: call the action and the
+    compensation again on the policy's exceptions (in process; ``source``
+    keeps both as given, for engines that retry by themselves).
     """
 
     __slots__ = (
@@ -70,6 +75,8 @@ class Step(_Frozen):
         "hidden",
         "is_async",
         "name",
+        "retry",
+        "source",
     )
 
     name: str
@@ -78,6 +85,8 @@ class Step(_Frozen):
     is_async: bool
     compensate_is_async: bool
     hidden: bool
+    retry: Retry | None
+    source: tuple[Callable[[object], object], Callable[[object], object] | None]
 
     def __init__(
         self,
@@ -89,6 +98,7 @@ class Step(_Frozen):
         sync: bool = False,
         is_async: bool | None = None,
         compensate_is_async: bool | None = None,
+        retry: Retry | None = None,
     ) -> None:
         if is_async is None:
             is_async = not sync and returns_awaitable(action)
@@ -96,6 +106,15 @@ class Step(_Frozen):
             compensate_is_async = (
                 not sync and compensate is not None and returns_awaitable(compensate)
             )
+        source = (action, compensate)
+        if retry is not None:
+            from typed_saga._retry import retrying_async, retrying_sync
+
+            action = (retrying_async if is_async else retrying_sync)(action, retry)
+            if compensate is not None:
+                compensate = (retrying_async if compensate_is_async else retrying_sync)(
+                    compensate, retry
+                )
         _set(
             self,
             name=name,
@@ -104,6 +123,8 @@ class Step(_Frozen):
             is_async=is_async,
             compensate_is_async=compensate_is_async,
             hidden=hidden,
+            retry=retry,
+            source=source,
         )
 
     def __reduce__(self) -> tuple[object, ...]:

@@ -10,6 +10,7 @@ from returns.future import FutureResult
 from returns.result import Result
 
 from typed_saga._node import Step, check_callable, check_name, returns_awaitable
+from typed_saga._retry import Retry
 from typed_saga._saga import AsyncMultiStep, AsyncSaga, MultiStep, Saga
 
 _In = TypeVar("_In")
@@ -42,24 +43,32 @@ def step(
     name: str,
     action: Callable[[_In], Result[_Out, _Err]],
     compensate: Compensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
 ) -> Saga[_In, _Out, _Err]: ...
 @overload
 def step(
     name: str,
     action: Callable[[_In], Result[_Out, _Err]],
     compensate: _AsyncOnlyCompensation[_Out],
+    *,
+    retry: Retry | None = None,
 ) -> AsyncSaga[_In, _Out, _Err]: ...
 @overload
 def step(
     name: str,
     action: Callable[[_In], Awaitable[Result[_Out, _Err]]],
     compensate: AsyncCompensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
 ) -> AsyncSaga[_In, _Out, _Err]: ...
 @overload
 def step(
     name: str,
     action: Callable[[_In], FutureResult[_Out, _Err]],
     compensate: AsyncCompensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
 ) -> AsyncSaga[_In, _Out, _Err]: ...
 # Several parameters: a step a body calls with all of them. Two named ones
 # (not a bare ParamSpec) so that a one-parameter lambda never matches here.
@@ -68,29 +77,39 @@ def step(
     name: str,
     action: Callable[Concatenate[_A, _B, _P], Result[_Out, _Err]],
     compensate: Compensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
 ) -> MultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
 @overload
 def step(
     name: str,
     action: Callable[Concatenate[_A, _B, _P], Result[_Out, _Err]],
     compensate: _AsyncOnlyCompensation[_Out],
+    *,
+    retry: Retry | None = None,
 ) -> AsyncMultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
 @overload
 def step(
     name: str,
     action: Callable[Concatenate[_A, _B, _P], Awaitable[Result[_Out, _Err]]],
     compensate: AsyncCompensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
 ) -> AsyncMultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
 @overload
 def step(
     name: str,
     action: Callable[Concatenate[_A, _B, _P], FutureResult[_Out, _Err]],
     compensate: AsyncCompensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
 ) -> AsyncMultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
 def step(
     name: str,
     action: Callable[..., object],
     compensate: Callable[[_Out], object] | None = None,
+    *,
+    retry: Retry | None = None,
 ) -> (
     Saga[Any, Any, Any]
     | AsyncSaga[Any, Any, Any]
@@ -102,7 +121,8 @@ def step(
 
     Leave ``compensate`` out for a step with nothing to undo (a validation, a
     read). The name shows up in logs, reports and errors, so make it say what
-    the step does.
+    the step does. ``retry``: a :class:`~typed_saga.Retry` policy, to call the
+    action (and the compensation) again when they raise.
 
     Returns an :class:`~typed_saga.AsyncSaga` when the action is a coroutine
     function (also behind ``functools.wraps``), returns a ``FutureResult``, or
@@ -125,8 +145,12 @@ def step(
     if compensate is not None:
         check_callable(compensate, "compensation", name)
     comp = cast("Callable[[object], object] | None", compensate)
+    if retry is not None and not isinstance(retry, Retry):
+        raise TypeError(
+            f"retry= takes a typed_saga.Retry policy, got {type(retry).__name__}"
+        )
     if _required_parameters(action) < 2:
-        node = Step(name, cast("Callable[[object], object]", action), comp)
+        node = Step(name, cast("Callable[[object], object]", action), comp, retry=retry)
         if node.is_async or node.compensate_is_async:
             return AsyncSaga((node,))
         return Saga((node,))
@@ -137,7 +161,7 @@ def step(
         return action(*args, **kwargs)
 
     spread.__wrapped__ = action  # type: ignore[attr-defined]
-    node = Step(name, spread, comp, is_async=is_async)
+    node = Step(name, spread, comp, is_async=is_async, retry=retry)
     if node.is_async or node.compensate_is_async:
         return AsyncMultiStep((node,))
     return MultiStep((node,))

@@ -35,8 +35,10 @@ def drive(
         if isinstance(seg, BodyNode):
             result = _body(seg, state, trace, obs)
         else:
-            reached.extend(seg)
-            result = _fold._forward(seg, state, trace, obs)
+            mapper = trace.run.mapper
+            nodes = seg if mapper is None else mapper(seg)
+            reached.extend(nodes)
+            result = _fold._forward(nodes, state, trace, obs)
         if type(result) is not Success and not isinstance(result, Success):
             return result
         state = result._inner_value
@@ -64,8 +66,11 @@ def _body(body: BodyNode, value: object, trace: Trace, obs: Observer) -> object:
                 raise bad_yield(body, call)
             segs = call.definition.segments
             if len(segs) == 1 and type(segs[0]) is tuple:
-                reached.extend(segs[0])
-                result = _fold._forward(segs[0], call.value, trace, obs)
+                nodes = (
+                    segs[0] if trace.run.mapper is None else trace.run.mapper(segs[0])
+                )
+                reached.extend(nodes)
+                result = _fold._forward(nodes, call.value, trace, obs)
             else:
                 result = drive(segs, call.value, trace, obs)
             if type(result) is not Success and not isinstance(result, Success):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from time import perf_counter
 from typing import Final, final
@@ -48,14 +48,16 @@ CURRENT: Final[ContextVar[Trace | None]] = ContextVar("typed_saga_trace", defaul
 
 @final
 class RunInfo:
-    """What every trace of one run shares: its id (made when first needed) and
-    the saga's name."""
+    """What every trace of one run shares: its id (made when first needed),
+    the saga's name, and (for an engine's run) how each stretch of steps is
+    mapped before it runs (see ``typed_saga.engine``)."""
 
-    __slots__ = ("_id", "saga")
+    __slots__ = ("_id", "mapper", "saga")
 
     def __init__(self, run_id: str | None, saga: str | None) -> None:
         self._id = run_id
         self.saga = saga
+        self.mapper: Callable[[tuple[Leaf, ...]], tuple[Leaf, ...]] | None = None
 
     @property
     def id(self) -> str:
