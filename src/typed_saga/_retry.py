@@ -9,6 +9,7 @@ the attempts run out, the last exception is the step's, and the run unwinds.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import final
@@ -145,7 +146,7 @@ def retrying_async(
                     if trace is not None:
                         trace.attempt = attempt.retry_state.attempt_number
                     result = function(value)
-                    if hasattr(result, "__await__"):
+                    if inspect.isawaitable(result):
                         result = await result
                     return result
         finally:

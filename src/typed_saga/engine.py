@@ -323,16 +323,13 @@ class _Mapper:
         def action(value: object) -> object:
             return invoke(info, value)
 
-        compensate = None
-        if node.compensate is not None:
-
-            def compensate(output: object) -> object:
-                return undo(info, output)
+        def compensate(output: object) -> object:
+            return undo(info, output)
 
         return Step(
             node.name,
             action,
-            compensate,
+            None if node.compensate is None else compensate,
             is_async=self.asynchronous or node.is_async,
             compensate_is_async=self.asynchronous or node.compensate_is_async,
         )
