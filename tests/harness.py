@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 import anyio
 from returns.result import Failure, Result, Success
 
-from typed_saga import AsyncSaga, Saga, SagaReport, step
+from typed_saga import AsyncSaga, Saga, SagaReport, saga, step
 
 Mode = Literal["sync", "asyncio", "trio"]
 MODES: Final[tuple[Mode, ...]] = ("sync", "asyncio", "trio")
@@ -57,11 +57,23 @@ class Runner:
 
         return step(name, async_action, compensate=async_compensate)
 
+    def body(self, name: str) -> Callable[[Callable[[Any], Any]], AnySaga]:
+        """``@saga(name)``; in async modes the body is declared ``AsyncBody``
+        (so it may call the async steps this runner builds)."""
+
+        def decorate(function: Callable[[Any], Any]) -> AnySaga:
+            if self.is_async:
+                function.__annotations__["return"] = "AsyncBody[object, object]"
+            built: AnySaga = saga(name)(function)
+            return built
+
+        return decorate
+
     def chain(self, *sagas: AnySaga) -> AnySaga:
         """``sagas[0].then(sagas[1]).then(...)``."""
         whole = sagas[0]
-        for saga in sagas[1:]:
-            whole = whole.then(saga)
+        for part in sagas[1:]:
+            whole = whole.then(part)
         return whole
 
     def run(self, saga: AnySaga, value: object, **options: Any) -> Result[Any, Any]:

@@ -45,7 +45,7 @@ from typed_saga._parallel import parallel
 from typed_saga._report import SagaReport, StepOutcome, StepRecord
 from typed_saga._retry import Retry
 from typed_saga._saga import AsyncMultiStep, AsyncSaga, MultiStep, Saga
-from typed_saga._step import step
+from typed_saga._step import async_step, step
 
 __all__ = (
     "Action",
@@ -79,6 +79,7 @@ __all__ = (
     "StepRecord",
     "StepStarted",
     "StepSucceeded",
+    "async_step",
     "current_step",
     "parallel",
     "run",

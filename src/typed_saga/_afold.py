@@ -465,16 +465,17 @@ async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException 
     anyio's shielded scope stops cancel scopes (timeouts, task groups, trio);
     on asyncio a native ``Task.cancel()`` passes through shields, so there the
     unwinding runs in its own task behind ``asyncio.shield`` and we wait it
-    out. Returns the cancellation absorbed meanwhile (the caller re-raises it,
-    or re-arms it with :func:`rearm` when another exception is on its way
-    out), else ``None``.
+    out (a ``KeyboardInterrupt`` in that task is brought back here, rather
+    than escaping the event loop). Returns the cancellation absorbed
+    meanwhile (the caller re-raises it, or re-arms it with :func:`rearm` when
+    another exception is on its way out), else ``None``.
     """
     absorbed: BaseException | None = None
     with anyio.CancelScope(shield=True):
         if not _on_asyncio():
             await unwinding
             return None
-        task = asyncio.ensure_future(unwinding)
+        task = asyncio.ensure_future(_holding_fatal(unwinding))
         while not task.done():
             try:
                 await asyncio.shield(task)
@@ -482,8 +483,22 @@ async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException 
                 if task.done():
                     raise
                 absorbed = exc
-        task.result()  # re-raise what escaped the unwinding itself, if anything
+        fatal = task.result()  # re-raises what escaped the unwinding, if anything
+        if fatal is not None:
+            raise fatal
     return absorbed
+
+
+async def _holding_fatal(
+    unwinding: Coroutine[object, object, None],
+) -> BaseException | None:
+    """asyncio lets a task's ``KeyboardInterrupt`` / ``SystemExit`` escape the
+    event loop itself; keep it as a value instead, for the caller to raise."""
+    try:
+        await unwinding
+    except (KeyboardInterrupt, SystemExit) as fatal:
+        return fatal
+    return None
 
 
 def rearm(absorbed: BaseException) -> None:

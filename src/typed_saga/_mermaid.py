@@ -4,8 +4,9 @@ A definition becomes a top-down ``flowchart``: one box per step in run order,
 a dashed edge from each step to the "undo" node of its compensation, steps
 without a compensation labelled so, and each ``parallel`` group a subgraph
 whose branches stand side by side. ``map`` stages are not steps and are left
-out. A report becomes the same picture coloured by what the run did to each
-step, with a legend.
+out. A body is one box that says so: its steps are known only when it runs
+(the picture of a run, from its report, shows them). A report becomes the
+same picture coloured by what the run did to each step, with a legend.
 
 Node ids are generated (``s0``, ``g1b0s2``, ...), never taken from step names,
 and every label is escaped with Mermaid's ``#code;`` entities, so a step name
@@ -20,10 +21,10 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from typed_saga._events import describe_error
-from typed_saga._node import Group, Node
+from typed_saga._node import BodyNode, Group, Node
 from typed_saga._report import SagaReport, StepOutcome, StepRecord
 
-_Undo: TypeAlias = Literal["yes", "no", "unknown"]
+_Undo: TypeAlias = Literal["yes", "no", "unknown", "body"]
 
 # Mermaid syntax and HTML, plus ":" because Mermaid pre-processes any line
 # matching `style.*:\S*#.*;` (a step named "style: #1;" would lose a ";").
@@ -112,6 +113,8 @@ def _from_nodes(nodes: Sequence[Node]) -> tuple[_Item, ...]:
         if isinstance(node, Group):
             branches = tuple(_from_nodes(branch) for branch in node.branches)
             items.append(_Item(node.name, "unknown", branches))
+        elif isinstance(node, BodyNode):
+            items.append(_Item(node.name, "body"))
         else:
             items.append(_Item(node.name, "no" if node.compensate is None else "yes"))
     return tuple(items)
@@ -180,6 +183,14 @@ class _Writer:
             self.lines.append(f"{indent}{ids[index - 1]} {arrow} {ids[index]}")
 
     def step(self, item: _Item, node_id: str, indent: str) -> None:
+        if item.undo == "body":
+            note = escape(
+                "its steps are known only when it runs: "
+                "draw a run with report.to_mermaid()"
+            )
+            label = f"body {escape(item.name)}<br/>{note}"
+            self.lines.append(f'{indent}{node_id}[["{label}"]]')
+            return
         label = escape(item.name)
         if item.undo == "no":
             label += "<br/>(no compensation)"

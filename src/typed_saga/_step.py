@@ -31,6 +31,13 @@ AsyncCompensation: TypeAlias = Callable[
 ]
 """A compensation inside an async saga: sync, ``async def``, or ``FutureResult``."""
 
+_AnyDefinition: TypeAlias = (
+    Saga[Any, Any, Any]
+    | AsyncSaga[Any, Any, Any]
+    | MultiStep[..., Any, Any]
+    | AsyncMultiStep[..., Any, Any]
+)
+
 _AsyncOnlyCompensation: TypeAlias = Callable[
     [_Out], Awaitable[Result[object, object]] | FutureResult[object, object]
 ]
@@ -178,3 +185,65 @@ def _required_parameters(action: Callable[..., object]) -> int:
         for p in parameters
         if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     )
+
+
+@overload
+def async_step(
+    name: str,
+    action: Callable[[_In], Awaitable[Result[_Out, _Err]]]
+    | Callable[[_In], FutureResult[_Out, _Err]]
+    | Callable[[_In], Result[_Out, _Err]],
+    compensate: AsyncCompensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
+) -> AsyncSaga[_In, _Out, _Err]: ...
+@overload
+def async_step(
+    name: str,
+    action: Callable[Concatenate[_A, _B, _P], Awaitable[Result[_Out, _Err]]]
+    | Callable[Concatenate[_A, _B, _P], FutureResult[_Out, _Err]]
+    | Callable[Concatenate[_A, _B, _P], Result[_Out, _Err]],
+    compensate: AsyncCompensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
+) -> AsyncMultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
+def async_step(
+    name: str,
+    action: Callable[..., object],
+    compensate: Callable[[_Out], object] | None = None,
+    *,
+    retry: Retry | None = None,
+) -> AsyncSaga[Any, Any, Any] | AsyncMultiStep[..., Any, Any]:
+    """:func:`step`, always async: for an action whose async-ness
+    :func:`step` cannot see — a ``lambda`` or a callable object that returns a
+    coroutine or a ``FutureResult`` without saying so in an annotation. (Type
+    checkers see what such a lambda returns; ``step()`` at run time cannot.)
+    What the action returns is awaited when it is awaitable.
+
+    >>> import anyio
+    >>> from returns.result import Result, Success
+    >>> async def fetch(order: int) -> Result[str, str]:
+    ...     return Success(f"order {order}")
+    >>> saga = async_step("fetch", lambda order: fetch(order))
+    >>> saga
+    <AsyncSaga ['fetch']>
+    >>> anyio.run(saga.run, 7)
+    <Success: order 7>
+    """
+    built = cast(
+        "_AnyDefinition",
+        step(name, action, compensate, retry=retry),  # type: ignore[arg-type]
+    )
+    node = built.nodes[0]
+    assert isinstance(node, Step)
+    forced = Step(
+        node.name,
+        node.source[0],
+        node.source[1],
+        is_async=True,
+        compensate_is_async=node.compensate is not None,
+        retry=retry,
+    )
+    if isinstance(built, MultiStep | AsyncMultiStep):
+        return AsyncMultiStep((forced,))
+    return AsyncSaga((forced,))

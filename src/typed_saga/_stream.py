@@ -97,11 +97,16 @@ def close(generator: object, body: BodyNode, trace: Trace) -> None:
 def bad_yield(body: BodyNode, item: object) -> TypeError:
     """The error for a body that yielded something other than a step call."""
     if isinstance(item, AsyncStepCall):
+        names = item.definition.step_names
+        what = (
+            f"step {names[0]!r}"
+            if len(names) == 1
+            else f"saga {item.definition.name or list(names)!r}"
+        )
         return TypeError(
-            f"body {body.name!r} is a sync Body but called {item.definition!r}, "
-            "which is async. Annotate the body function's return type as "
-            "`AsyncBody[...]` so that @saga makes it an AsyncSaga, then "
-            "`await` its run."
+            f"body {body.name!r} is a sync Body but called {what}, which is async. "
+            "Annotate the body function's return type as `AsyncBody[...]` so that "
+            "@saga makes it an AsyncSaga, then `await` its run."
         )
     from typed_saga._saga import _Definition
 

@@ -239,6 +239,7 @@ async def run_async_with_report(
     on_compensation_failure: Policy = "stop",
     run_id: str | None = None,
     listeners: Sequence[Listener] = (),
+    compensation_timeout: float | None = None,
 ) -> SagaReport[_Out, _Err]:
     """:func:`run_async`, with the run's report."""
     policy = check_policy(on_compensation_failure)
@@ -255,7 +256,7 @@ async def run_async_with_report(
         value,
         policy,
         definition._observer(listeners, trace),
-        timeout=None,
+        timeout=compensation_timeout,
         trace=trace,
     )
     return cast("SagaReport[_Out, _Err]", build_report(result, trace, definition.name))

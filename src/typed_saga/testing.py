@@ -41,15 +41,18 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeAlias, TypeVar, final
+from typing import Final, Literal, TypeAlias, TypeVar, cast, final
 
-from returns.io import IOFailure, IOSuccess
-from returns.result import Failure, Success
+from returns.io import IOFailure, IOResult, IOSuccess
+from returns.result import Failure, Result, Success
 
-from typed_saga._events import Event, StepFailed, describe_error
-from typed_saga._node import POLICIES, Group, Node, Policy, Step, check_policy
+from typed_saga import engine
+from typed_saga._context import current_step
+from typed_saga._events import Event, Listener, StepFailed, describe_error
+from typed_saga._node import POLICIES, BodyNode, Group, Node, Policy, Step, check_policy
 from typed_saga._report import SagaReport, StepOutcome
 from typed_saga._saga import AsyncSaga, Saga
+from typed_saga._step import step
 
 __all__ = (
     "FAULTS",
@@ -71,9 +74,11 @@ Fault: TypeAlias = Literal["failure", "exception"]
 FAULTS: Final[tuple[Fault, ...]] = ("failure", "exception")
 """Both kinds of fault, in the order :func:`check_rollback` tries them."""
 
-_Path: TypeAlias = tuple[int, ...]
+_Path: TypeAlias = tuple[int | str, ...]
 """Where a node sits: its index at the top level, then (branch, index) pairs
-for each ``parallel`` group it is nested in."""
+for each ``parallel`` group it is nested in. In a saga with bodies, whose
+steps are known only as it runs, a step is ``(key,)``: its name in the run
+(``"attach #2"``), after its branch (``"parallel(a, b)/2/"``)."""
 
 
 class InjectedFault(Exception):
@@ -172,7 +177,7 @@ def check_rollback(
     saga: Saga[_In, object, object],
     value: _In,
     *,
-    is_restored: Callable[[], bool],
+    is_restored: Callable[[], bool | None],
     reset: Callable[[], object] | None = None,
     on_compensation_failure: Policy = "stop",
 ) -> RollbackCheck:
@@ -187,8 +192,10 @@ def check_rollback(
     world back to its starting state, whatever the previous run left. Without
     ``reset`` the faulty runs come first and the untouched run last (a run
     that succeeds leaves the world changed, by design). ``is_restored`` may
-    also fail by raising ``AssertionError`` (so plain ``assert`` statements
-    work); its message is kept.
+    also be made of plain ``assert`` statements: returning ``None`` counts as
+    restored, an ``AssertionError`` as not (its message is kept). Both must be
+    plain functions here (an ``async def`` is a ``TypeError``: use
+    :func:`check_rollback_async`).
 
     On the first run that leaves the world changed, raises ``AssertionError``
     naming the **leaky step** and the run that exposed it. Runs go in step
@@ -221,18 +228,16 @@ def check_rollback(
         saga, check_policy(on_compensation_failure), has_reset=reset is not None
     )
     if reset is not None:
-        reset()
+        _not_awaitable(reset(), "reset")
     check.baseline(_restored(is_restored))
     for run in check.plan:
         if reset is not None:
-            reset()
+            _not_awaitable(reset(), "reset")
         built = check.build(run, async_run=False)
         outcome = _Outcome()
         try:
-            outcome.report = _sync(built.saga).run_with_report(
-                value,
-                on_compensation_failure=check.policy,
-                listeners=(outcome.events.append,),
+            outcome.report = built.run_sync(
+                value, check.policy, (outcome.events.append,)
             )
         except Exception as exc:
             outcome.exc = exc
@@ -246,7 +251,7 @@ async def check_rollback_async(
     saga: AsyncSaga[_In, object, object] | Saga[_In, object, object],
     value: _In,
     *,
-    is_restored: Callable[[], bool | Awaitable[bool]],
+    is_restored: Callable[[], bool | Awaitable[bool | None] | None],
     reset: Callable[[], object] | None = None,
     on_compensation_failure: Policy = "stop",
     compensation_timeout: float | None = None,
@@ -285,19 +290,10 @@ async def check_rollback_async(
             await _maybe_await(reset())
         built = check.build(run, async_run=isinstance(saga, AsyncSaga))
         outcome = _Outcome()
-        listeners = (outcome.events.append,)
         try:
-            if isinstance(built.saga, AsyncSaga):
-                outcome.report = await built.saga.run_with_report(
-                    value,
-                    on_compensation_failure=check.policy,
-                    compensation_timeout=compensation_timeout,
-                    listeners=listeners,
-                )
-            else:
-                outcome.report = built.saga.run_with_report(
-                    value, on_compensation_failure=check.policy, listeners=listeners
-                )
+            outcome.report = await built.run_async(
+                value, check.policy, (outcome.events.append,), compensation_timeout
+            )
         except Exception as exc:
             outcome.exc = exc
         check.judge(run, built, outcome)
@@ -311,7 +307,7 @@ def compensation_failure_reports(
     value: _In,
     *,
     reset: Callable[[], object] | None = None,
-    is_restored: Callable[[], bool] | None = None,
+    is_restored: Callable[[], bool | None] | None = None,
 ) -> tuple[CompensationFailureRun, ...]:
     """See what ``saga`` leaves behind when one of its compensations fails.
 
@@ -348,7 +344,7 @@ def compensation_failure_reports(
     out: list[CompensationFailureRun] = []
     for target, policy, built in _compensation_runs(saga):
         if reset is not None:
-            reset()
+            _not_awaitable(reset(), "reset")
         report = _sync(built).run_with_report(value, on_compensation_failure=policy)
         restored = None if is_restored is None else _restored(is_restored)[0]
         out.append(CompensationFailureRun(target.name, policy, report, restored))
@@ -360,7 +356,7 @@ async def compensation_failure_reports_async(
     value: _In,
     *,
     reset: Callable[[], object] | None = None,
-    is_restored: Callable[[], bool | Awaitable[bool]] | None = None,
+    is_restored: Callable[[], bool | Awaitable[bool | None] | None] | None = None,
     compensation_timeout: float | None = None,
 ) -> tuple[CompensationFailureRun, ...]:
     """:func:`compensation_failure_reports` for an :class:`~typed_saga.AsyncSaga`
@@ -421,6 +417,9 @@ class _End(_Point):
 
 _END_STEP = "(after the last step)"
 
+SUCCEEDED: Final = object()
+"""What a watched compensation that succeeded leaves in ``_Watch.compensations``."""
+
 
 def _points(
     nodes: tuple[Node, ...], prefix: _Path = (), where: tuple[str, str] = ("", "")
@@ -458,8 +457,11 @@ class _Watch:
 
     completed: list[_Path] = field(default_factory=list)
     """Steps whose action returned a success, in completion order."""
+    reached: list[tuple[str, bool]] = field(default_factory=list)
+    """(key, has a compensation) of each step reached, in order (bodies)."""
     compensations: dict[_Path, object] = field(default_factory=dict)
-    """Compensations called: ``None`` when it succeeded, else its error."""
+    """Compensations called: ``SUCCEEDED`` when it succeeded, else its error
+    (which may be ``None``: ``Failure(None)`` is a failure)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +469,54 @@ class _Built:
     saga: Saga[object, object, object] | AsyncSaga[object, object, object]
     watch: _Watch
     injected: object  # the Failure returned / the exception raised; None for no fault
+    hooks: tuple[engine.Invoke, engine.Invoke] | None = None
+    """For a saga with bodies: run through ``typed_saga.engine`` with these."""
+
+    def run_sync(
+        self, value: object, policy: Policy, listeners: tuple[Listener, ...]
+    ) -> SagaReport[object, object]:
+        saga = _sync(self.saga)
+        if self.hooks is None:
+            return saga.run_with_report(
+                value, on_compensation_failure=policy, listeners=listeners
+            )
+        return engine.run_with_report(
+            saga,
+            value,
+            invoke=self.hooks[0],
+            undo=self.hooks[1],
+            on_compensation_failure=policy,
+            listeners=listeners,
+        )
+
+    async def run_async(
+        self,
+        value: object,
+        policy: Policy,
+        listeners: tuple[Listener, ...],
+        timeout: float | None,
+    ) -> SagaReport[object, object]:
+        saga = self.saga
+        if self.hooks is not None:
+            return await engine.run_async_with_report(
+                saga,
+                value,
+                invoke=self.hooks[0],
+                undo=self.hooks[1],
+                on_compensation_failure=policy,
+                listeners=listeners,
+                compensation_timeout=timeout,
+            )
+        if isinstance(saga, AsyncSaga):
+            return await saga.run_with_report(
+                value,
+                on_compensation_failure=policy,
+                compensation_timeout=timeout,
+                listeners=listeners,
+            )
+        return saga.run_with_report(
+            value, on_compensation_failure=policy, listeners=listeners
+        )
 
 
 def _rebuild(
@@ -549,9 +599,9 @@ def _watched_compensation(
 
     def note(result: object) -> object:
         if isinstance(result, Failure | IOFailure):
-            watch.compensations[path] = result.failure()
+            watch.compensations[path] = result.failure()  # None too: it failed
         else:
-            watch.compensations[path] = None
+            watch.compensations[path] = SUCCEEDED
         return result
 
     if is_async:
@@ -633,6 +683,12 @@ def _compensation_runs(
     """The runs of :func:`compensation_failure_reports`: (whose compensation
     fails, policy, saga to run)."""
     any_saga: Saga[object, object, object] | AsyncSaga[object, object, object] = saga  # type: ignore[assignment]
+    if _has_body(any_saga.nodes):
+        raise TypeError(
+            "compensation_failure_reports() takes a chain: a body's steps are known "
+            "only when it runs. Prove a body's rollback with check_rollback(), or "
+            "test a failing compensation by making it fail in your own test"
+        )
     points = _points(any_saga.nodes)
     tops = [p for p in points if len(p.path) == 1]
     if not tops:
@@ -646,7 +702,7 @@ def _compensation_runs(
         ]
     ] = []
     for target in points:
-        if not target.compensable or target.path[0] >= last.path[0]:
+        if not target.compensable or _top(target) >= _top(last):
             continue
 
         def replace(path: _Path, node: Node, target: _Point = target) -> Node | None:
@@ -667,14 +723,146 @@ def _compensation_runs(
     return runs
 
 
+# -- sagas with bodies: faults by the steps' names in the run ---------------------
+
+
+def _has_body(nodes: tuple[Node, ...]) -> bool:
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BodyNode):
+            return True
+        if isinstance(node, Group):
+            stack.extend(n for branch in node.branches for n in branch)
+    return False
+
+
+def _last_compensable(watch: _Watch) -> bool:
+    steps = [compensable for key, compensable in watch.reached if key != _END_STEP]
+    return bool(steps) and steps[-1]
+
+
+def _key() -> str:
+    context = current_step()
+    return context.branch + context.step
+
+
+def _inject_dynamic(
+    saga: Saga[object, object, object] | AsyncSaga[object, object, object],
+    run: _Run,
+) -> _Built:
+    """``saga`` run through the engine seam, every step watched by its name in
+    the run, and at the ``run.at``-th step it reaches (or after its last step)
+    an action that fails with ``run.fault`` without doing anything (its
+    compensation is kept)."""
+    watch = _Watch()
+    fault = run.fault
+    error = InjectedFault("")
+    injected: object = Failure(error) if fault == "failure" else error
+
+    def enter(info: engine.StepInfo) -> str:
+        key = _key()
+        watch.reached.append((key, info.compensate is not None))
+        return key
+
+    def faulty() -> object:
+        if fault is None:
+            return Success(None)  # the untouched run: the end step is not there
+        error.step = _key()
+        error.args = (f"fault injected by typed_saga.testing at step {error.step!r}",)
+        if isinstance(injected, BaseException):
+            raise injected
+        return injected
+
+    def target(key: str) -> bool:
+        if fault is None or key == _END_STEP:
+            return fault is not None
+        return len(watch.reached) - 1 == run.at
+
+    def done(key: str, result: object) -> object:
+        if isinstance(result, IOResult):
+            result = result._inner_value  # a FutureResult's Result
+        if isinstance(result, Success):
+            watch.completed.append((key,))
+        return result
+
+    def undone(key: str, result: object) -> object:
+        if isinstance(result, IOResult):
+            result = result._inner_value
+        watch.compensations[(key,)] = (
+            result.failure() if isinstance(result, Failure) else SUCCEEDED
+        )
+        return result
+
+    def invoke(info: engine.StepInfo, value: object) -> object:
+        key = enter(info)
+        if target(key):
+            return faulty()
+        result = info.action(value)
+        if inspect.isawaitable(result):
+            return _finish(result, key, done)
+        return done(key, result)
+
+    def undo(info: engine.StepInfo, output: object) -> object:
+        key = _key()
+        assert info.compensate is not None
+        try:
+            result = info.compensate(output)
+        except Exception as exc:
+            watch.compensations[(key,)] = exc
+            raise
+        if inspect.isawaitable(result):
+            return _finish(result, key, undone, record=watch.compensations)
+        return undone(key, result)
+
+    definition = saga if fault is None else saga.then(_end_step(faulty))
+    return _Built(
+        definition, watch, injected if fault is not None else None, (invoke, undo)
+    )
+
+
+def _top(point: _Point) -> int:
+    first = point.path[0]
+    assert isinstance(first, int)  # a chain's points: indexes
+    return first
+
+
+def _end_step(faulty: Callable[[], object]) -> Saga[object, object, object]:
+    """The step a following ``then`` would be, failing with the fault."""
+
+    def fail(_: object) -> Result[object, object]:
+        return cast("Result[object, object]", faulty())
+
+    return step(_END_STEP, fail)
+
+
+async def _finish(
+    awaitable: Awaitable[object],
+    key: str,
+    then: Callable[[str, object], object],
+    record: dict[_Path, object] | None = None,
+) -> object:
+    try:
+        result = await awaitable
+    except Exception as exc:
+        if record is not None:
+            record[(key,)] = exc
+        raise
+    return then(key, result)
+
+
 # -- the check itself ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Run:
     number: int
     point: _Point | None  # None: the untouched run
     fault: Fault | None
+    at: int = -1
+    """A saga with bodies: the fault goes to the step reached ``at``-th (from
+    0), or after the last step if the run ends first; ``point`` is then
+    filled in when the run tells which step that was."""
 
     def describe(self, total: int) -> str:
         if self.point is None:
@@ -704,6 +892,16 @@ class _Check:
             saga  # type: ignore[assignment]
         )
         self.policy: Policy = policy
+        self.clean: dict[Fault, set[_Path]] = {fault: set() for fault in FAULTS}
+        self.dynamic = _has_body(self.saga.nodes)
+        self._end = _End((_END_STEP,), _END_STEP, repr(_END_STEP), False, False)
+        self.has_reset = has_reset
+        if self.dynamic:  # the steps are known as it runs: see discover()
+            self.points: list[_Point] = []
+            self.targets: list[_Point] = []
+            first = _Run(1, None, None) if has_reset else _Run(1, None, "failure", 0)
+            self.plan = [first]
+            return
         self.points = _points(self.saga.nodes)
         if not self.points:
             raise ValueError("check_rollback() needs a saga with at least one step")
@@ -721,7 +919,6 @@ class _Check:
         else:
             order.append((None, None))  # untouched last: it leaves the world changed
         self.plan = [_Run(n, p, f) for n, (p, f) in enumerate(order, start=1)]
-        self.clean: dict[Fault, set[_Path]] = {fault: set() for fault in FAULTS}
 
     def baseline(self, restored: tuple[bool, str]) -> None:
         if not restored[0]:
@@ -732,13 +929,49 @@ class _Check:
             )
 
     def build(self, run: _Run, *, async_run: bool) -> _Built:
+        if self.dynamic:
+            return _inject_dynamic(self.saga, run)
         if run.point is None:
             return _Built(self.saga, _Watch(), None)
         return _inject(self.saga, run.point, run.fault, async_run=async_run)
 
+    def discover(self, run: _Run, built: _Built) -> None:
+        """A saga with bodies: the fault of ``run`` went to the ``run.at``-th
+        step it reached (or after the last); name it, learn the steps, and plan
+        the next run: the next step, the next kind of fault, or the untouched
+        run last."""
+        if not self.dynamic:
+            return
+        keys = [key for key, _ in built.watch.reached if key != _END_STEP]
+        for key, compensable in built.watch.reached:
+            if key != _END_STEP and key not in {p.name for p in self.points}:
+                self.points.append(_Point((key,), key, repr(key), compensable, False))
+        following: _Run | None
+        if run.fault is not None:
+            if 0 <= run.at < len(keys):
+                key = keys[run.at]
+                run.point = next(p for p in self.points if p.name == key)
+                following = _Run(len(self.plan) + 1, None, run.fault, run.at + 1)
+            else:
+                run.point = self._end
+                following = self._next_pass(run.fault)
+        else:
+            following = _Run(len(self.plan) + 1, None, "failure", 0)
+        if following is not None:
+            self.plan.append(following)
+
+    def _next_pass(self, fault: Fault) -> _Run | None:
+        number = len(self.plan) + 1
+        if fault == "failure":
+            return _Run(number, None, "exception", 0)
+        if not self.has_reset:
+            return _Run(number, None, None)  # untouched last: it changes the world
+        return None
+
     def judge(self, run: _Run, built: _Built, outcome: _Outcome) -> None:
         """Fail plainly if the run did not end as planned: the untouched run must
         succeed, a faulty run must end with the very fault injected."""
+        self.discover(run, built)
         total = len(self.plan)
         if run.fault is None:
             report = outcome.report
@@ -783,6 +1016,8 @@ class _Check:
         assert run.fault is not None
         watch = built.watch
         clean = self.clean[run.fault]
+        if run.point is self._end and not _last_compensable(watch):
+            return  # a last step without compensation is deliberate: not judged
         if restored[0]:
             clean.update(watch.completed)
             return
@@ -822,7 +1057,7 @@ class _Check:
         failed = [
             (labels[p].label, e)
             for p, e in watch.compensations.items()
-            if e is not None
+            if e is not SUCCEEDED
         ]
         if failed:
             lines.append(
@@ -853,7 +1088,7 @@ class _Check:
                 f"{self.policy!r} policy stopped the unwinding before it)."
             )
         error = watch.compensations[point.path]
-        if error is not None:
+        if error is not SUCCEEDED:
             return (
                 f"{point.label}: its compensation failed with {describe_error(error)}."
             )
@@ -878,21 +1113,38 @@ def _sync(
     return saga
 
 
-def _restored(is_restored: Callable[[], bool]) -> tuple[bool, str]:
-    """Ask ``is_restored``; an ``AssertionError`` counts as no, with its message."""
+def _restored(is_restored: Callable[[], bool | None]) -> tuple[bool, str]:
+    """Ask ``is_restored``: true, false, or ``None`` after plain ``assert``
+    statements passed (an ``AssertionError`` counts as no, with its message)."""
     try:
-        return bool(is_restored()), ""
+        answer = _not_awaitable(is_restored(), "is_restored")
     except AssertionError as exc:
         return False, f" (is_restored: {exc})" if str(exc) else ""
+    return answer is None or bool(answer), ""
 
 
 async def _restored_async(
-    is_restored: Callable[[], bool | Awaitable[bool]],
+    is_restored: Callable[[], bool | Awaitable[bool | None] | None],
 ) -> tuple[bool, str]:
     try:
-        return bool(await _maybe_await(is_restored())), ""
+        answer = await _maybe_await(is_restored())
     except AssertionError as exc:
         return False, f" (is_restored: {exc})" if str(exc) else ""
+    return answer is None or bool(answer), ""
+
+
+def _not_awaitable(value: object, what: str) -> object:
+    """The sync checker cannot await: an ``async def`` ``is_restored`` or
+    ``reset`` would be a coroutine, always true, and every leak would pass."""
+    if inspect.isawaitable(value):
+        if inspect.iscoroutine(value):
+            value.close()
+        raise TypeError(
+            f"{what} is async (it returned an awaitable); the sync check_rollback "
+            "cannot await it: use `await typed_saga.testing.check_rollback_async("
+            "...)`, which takes async and plain functions"
+        )
+    return value
 
 
 async def _maybe_await(value: object) -> object:
