@@ -22,6 +22,8 @@ and hands back that very ``Failure``.
 []
 """
 
+from importlib.metadata import version as _distribution_version
+
 from typed_saga._events import (
     CompensationFailed,
     CompensationSkipped,
@@ -42,6 +44,9 @@ from typed_saga._parallel import parallel
 from typed_saga._report import SagaReport, StepOutcome, StepRecord
 from typed_saga._saga import AsyncSaga, Saga
 from typed_saga._step import step
+
+__version__: str = _distribution_version("typed-saga")
+"""The installed distribution's version (from its metadata, so never stale)."""
 
 __all__ = (
     "Action",
