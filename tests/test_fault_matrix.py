@@ -362,8 +362,8 @@ NOT_A_RESULT = "not a returns Result; return Success(value) or Failure(error)"
 AWAITABLE_IN_SYNC = (
     "returned an awaitable, but this is a synchronous Saga. Declare the step async so "
     "that step() builds an AsyncSaga: define the function with `async def`, or "
-    "annotate its return type as `FutureResult[...]` (a lambda or partial hides "
-    "both), then `await saga.run(value)`."
+    "annotate its return type as `FutureResult[...]` (a lambda hides both, a "
+    "functools.partial the annotation), then `await saga.run(value)`."
 )
 
 
