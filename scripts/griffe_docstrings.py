@@ -4,7 +4,8 @@ flavoured (``:class:`Saga```, ``>>>`` examples), MkDocs renders Markdown.
 * ``:class:`~typed_saga.Saga``` and the other Sphinx roles become ``Saga`` in
   code type (the text after the last dot when the target starts with ``~``);
 * each run of ``>>>`` / ``...`` lines with the output under it becomes a fenced
-  ``pycon`` block, so examples render as code, not as a paragraph.
+  ``pycon`` block, so examples render as code, not as a paragraph (without
+  their ``# doctest:`` directives, which are for the test runner).
 
 Loaded by mkdocstrings (``extensions`` in mkdocs.yml); the source is unchanged.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from griffe import Extension, Object
 
+_DOCTEST_DIRECTIVE = re.compile(r"\s+# doctest: \S.*$")
 _ROLE = re.compile(r":(?:class|meth|func|mod|attr|data|exc|obj):`(~?)([^`]+)`")
 
 
@@ -42,7 +44,8 @@ def markdown(docstring: str) -> str:
         indent = line[: len(line) - len(line.lstrip())]
         block: list[str] = []
         while index < len(lines) and lines[index].strip():
-            block.append(lines[index].removeprefix(indent))
+            line = _DOCTEST_DIRECTIVE.sub("", lines[index])
+            block.append(line.removeprefix(indent))
             index += 1
         out.extend([f"{indent}```pycon", *(indent + b for b in block), f"{indent}```"])
     return "\n".join(out)
