@@ -121,6 +121,8 @@ def test_reference_and_included_pages_are_generated(site: Path) -> None:
         assert text in performance, heading
     changelog = (site / "changelog" / "index.html").read_text(encoding="utf-8")
     assert "Unreleased" in changelog
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "best-effort and in-process" in home  # the README's limits, included
 
 
 # -- the browser ------------------------------------------------------------------
