@@ -1,6 +1,7 @@
-"""The documentation site: it builds with ``mkdocs build --strict``, every page
-loads its scripts and styles from the site itself, and a real headless
-Chromium draws the Mermaid diagrams as SVG, offline.
+"""The documentation site: it builds with ``mkdocs build --strict`` (with no
+network, where the machine allows it, as in CI), every page loads its
+scripts and styles from the site itself, and a real headless Chromium draws
+the Mermaid diagrams as SVG, offline.
 
 Chromium is Debian's (``apt-get install chromium``; ``.ci/run`` and
 ``make test`` install it when they run as root). The test drives it over the
@@ -11,6 +12,7 @@ DevTools protocol, because Material for MkDocs puts each drawn diagram in a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -60,7 +62,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     out = tmp_path_factory.mktemp("site")
     build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        [
+            *_offline(),
+            sys.executable,
+            *("-m", "mkdocs", "build", "--strict", "--site-dir", str(out)),
+        ],
         cwd=ROOT,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         capture_output=True,
@@ -71,6 +77,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert build.returncode == 0, build.stdout + build.stderr
     assert "WARNING" not in build.stderr, build.stderr
     return out
+
+
+def _offline() -> list[str]:
+    """A prefix that runs a command with no network at all (a new network
+    namespace), where this machine allows it: as root, as CI runs. The build
+    then cannot download anything, and would fail if it tried."""
+    for prefix in (["unshare", "--net"], ["unshare", "--net", "--map-root-user"]):
+        with contextlib.suppress(OSError):
+            probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
+            if probe.returncode == 0:
+                return prefix
+    return []
 
 
 class _Assets(HTMLParser):
