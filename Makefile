@@ -4,8 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+MERMAID := docs/assets/vendor/mermaid.min.js
+# Material for MkDocs prints a banner about its future on every build.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test lint typecheck pytest bench mutation clean
+.PHONY: demo test lint typecheck pytest package docs docs-outputs tools bench mutation clean
 
 $(VENV)/.installed-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +17,11 @@ $(VENV)/.installed-base: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-base
-	$(BIN)/python -m pip install -q -e '.[dev,otel]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,docs]'
+	touch $@
+
+$(MERMAID): scripts/fetch_mermaid.sh
+	bash scripts/fetch_mermaid.sh
 	touch $@
 
 demo: $(VENV)/.installed-base
@@ -25,23 +32,42 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src tests examples benchmarks typesafety/pyright_usage.py typesafety/conftest.py
+	$(BIN)/mypy src tests examples benchmarks scripts typesafety/pyright_usage.py typesafety/conftest.py
 	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
-pytest: $(VENV)/.installed-dev
+# What the docs' tests need besides Python packages: Mermaid's script and a
+# Chromium (installed from Debian when missing and run as root).
+tools: $(MERMAID)
+	bash scripts/ensure_chromium.sh
+
+# The suite includes every README/docs example, the strict site build and the
+# browser check of its diagrams (tests/test_docs_*.py).
+pytest: $(VENV)/.installed-dev tools
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# sdist + wheel, twine check, py.typed, the wheel in a fresh venv running the demo.
+package: $(VENV)/.installed-dev
+	PYTHON=$(BIN)/python bash scripts/check_dist.sh
+
+test: lint typecheck pytest package
+
+# The documentation site on http://127.0.0.1:8000, rebuilt on every edit.
+docs: $(VENV)/.installed-dev $(MERMAID)
+	$(BIN)/mkdocs serve
+
+# Rewrite the generated output blocks of README.md and docs/ from a fresh run.
+docs-outputs: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.markdown_examples --update
 
 # Not part of `make test`: figures go to BENCHMARKS.md (about a minute).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install -q -e '.[dev,otel,bench]'
 	$(BIN)/python benchmarks/run.py
 
-# Mutation testing of the runner modules (several minutes): see README, Testing.
+# Mutation testing of the runner modules (several minutes): see docs/contributing.md.
 mutation: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install -q -e '.[dev,otel,mutation]'
 	PYTHON=$(BIN)/python bash scripts/mutation.sh
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis mutants
+	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis mutants site dist

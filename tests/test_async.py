@@ -274,6 +274,7 @@ ASYNC_ACTIONS: dict[str, Callable[[], Callable[[int], Any]]] = {
     "FutureResult string annotation": _future_annotated_as_string,
     "async __call__": _AsyncCallable,
     "future_safe": lambda: future_safe(_coroutine_action),
+    "functools.partial": lambda: functools.partial(_coroutine_action),
 }
 
 

@@ -362,8 +362,9 @@ NOT_A_RESULT = "not a returns Result; return Success(value) or Failure(error)"
 AWAITABLE_IN_SYNC = (
     "returned an awaitable, but this is a synchronous Saga. Declare the step async so "
     "that step() builds an AsyncSaga: define the function with `async def`, or "
-    "annotate its return type as `FutureResult[...]` (a lambda hides both: build "
-    "that step with `async_step(...)`), then `await saga.run(value)`."
+    "annotate its return type as `FutureResult[...]` (a lambda hides both, a "
+    "functools.partial the annotation: build that step with `async_step(...)`), "
+    "then `await saga.run(value)`."
 )
 
 

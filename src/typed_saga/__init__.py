@@ -22,6 +22,8 @@ and hands back that very ``Failure``.
 []
 """
 
+from importlib.metadata import version as _distribution_version
+
 from typed_saga._body import SagaDecorator, saga
 from typed_saga._call import AsyncBody, AsyncCall, AsyncStepCall, Body, Call, StepCall
 from typed_saga._context import StepContext, current_step
@@ -46,6 +48,9 @@ from typed_saga._report import SagaReport, StepOutcome, StepRecord
 from typed_saga._retry import Retry
 from typed_saga._saga import AsyncMultiStep, AsyncSaga, MultiStep, Saga
 from typed_saga._step import async_step, step
+
+__version__: str = _distribution_version("typed-saga")
+"""The installed distribution's version (from its metadata, so never stale)."""
 
 __all__ = (
     "Action",

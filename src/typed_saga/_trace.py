@@ -339,8 +339,9 @@ def awaitable_in_sync_run(name: str, *, compensation: bool) -> TypeError:
         f"{role} {name!r} returned an awaitable, but this is a synchronous Saga. "
         "Declare the step async so that step() builds an AsyncSaga: define the "
         "function with `async def`, or annotate its return type as "
-        "`FutureResult[...]` (a lambda hides both: build that step with "
-        "`async_step(...)`), then `await saga.run(value)`."
+        "`FutureResult[...]` (a lambda hides both, a functools.partial the "
+        "annotation: build that step with `async_step(...)`), then "
+        "`await saga.run(value)`."
     )
 
 
