@@ -26,7 +26,8 @@ import pytest
 import trio
 from returns.result import Failure, Result, Success
 
-from typed_saga import AsyncSaga, StepOutcome, step
+from typed_saga import AsyncBody, AsyncSaga, StepOutcome, step
+from typed_saga import saga as saga_of
 
 AWAITS_PER_CALL = 3
 STEPS = 3
@@ -65,9 +66,10 @@ class Probe:
 
 
 def three_steps(
-    probe: Probe, *, last_fails: Failure[str] | None = None
+    probe: Probe, *, last_fails: Failure[str] | None = None, shape: str = "chain"
 ) -> AsyncSaga[str, str, str]:
-    """``s1 -> s2 -> s3``; each action and compensation awaits 3 times."""
+    """``s1 -> s2 -> s3``; each action and compensation awaits 3 times. As a
+    chain, or (``shape="body"``) as a body that calls the three in a loop."""
 
     def action(k: int) -> Callable[[str], Awaitable[Result[str, str]]]:
         async def act(value: str) -> Result[str, str]:
@@ -90,10 +92,26 @@ def three_steps(
 
         return comp
 
+    if shape == "body":
+        steps = [step(f"s{k}", action(k), compensate=undo(k)) for k in range(1, 4)]
+
+        @saga_of("three")
+        def body(value: str) -> AsyncBody[str, str]:
+            for one in steps:
+                value = yield from one(value)
+            return value
+
+        return body
     saga = step("s1", action(1), compensate=undo(1))
     for k in range(2, STEPS + 1):
         saga = saga.then(step(f"s{k}", action(k), compensate=undo(k)))
     return saga
+
+
+@pytest.fixture(params=["chain", "body"])
+def shape(request: pytest.FixtureRequest) -> str:
+    """Every cancellation test, on a chain and on a body."""
+    return str(request.param)
 
 
 def outputs(upto: int) -> list[str]:
@@ -157,7 +175,7 @@ def _check_unwound(probe: Probe, point: int) -> None:
 @pytest.mark.parametrize("point", range(FORWARD_POINTS))
 @pytest.mark.parametrize("how", ["move_on_after", "scope.cancel"])
 def test_anyio_cancellation_at_every_forward_point(
-    backend: str, how: str, point: int
+    backend: str, how: str, point: int, shape: str
 ) -> None:
     """Cancelled at checkpoint ``point``: the completed steps are compensated to
     their end, then the scope sees the cancellation (the code after ``run``
@@ -177,7 +195,7 @@ def test_anyio_cancellation_at_every_forward_point(
                     scope.cancel()
 
             probe.fire = fire
-            after_run.append(await three_steps(probe).run("x"))
+            after_run.append(await three_steps(probe, shape=shape).run("x"))
         return scope.cancelled_caught
 
     assert anyio.run(main, backend=backend) is True
@@ -186,7 +204,9 @@ def test_anyio_cancellation_at_every_forward_point(
 
 
 @pytest.mark.parametrize("point", range(FORWARD_POINTS))
-def test_asyncio_native_task_cancel_at_every_forward_point(point: int) -> None:
+def test_asyncio_native_task_cancel_at_every_forward_point(
+    point: int, shape: str
+) -> None:
     """``Task.cancel()`` from asyncio itself: unwound, then ``CancelledError``."""
     probe = Probe()
 
@@ -199,7 +219,7 @@ def test_asyncio_native_task_cancel_at_every_forward_point(point: int) -> None:
                 task.cancel()
 
         probe.fire = fire
-        task = asyncio.ensure_future(three_steps(probe).run("x"))
+        task = asyncio.ensure_future(three_steps(probe, shape=shape).run("x"))
         with pytest.raises(asyncio.CancelledError):
             await task
         assert task.cancelled()
@@ -210,7 +230,9 @@ def test_asyncio_native_task_cancel_at_every_forward_point(point: int) -> None:
 
 @pytest.mark.parametrize("point", range(FORWARD_POINTS))
 @pytest.mark.parametrize("how", ["deadline", "cancel"])
-def test_trio_native_cancel_scope_at_every_forward_point(how: str, point: int) -> None:
+def test_trio_native_cancel_scope_at_every_forward_point(
+    how: str, point: int, shape: str
+) -> None:
     """trio's own ``CancelScope`` (cancelled or past its deadline)."""
     probe = Probe()
     after_run: list[object] = []
@@ -227,7 +249,7 @@ def test_trio_native_cancel_scope_at_every_forward_point(how: str, point: int) -
                     scope.cancel()
 
             probe.fire = fire
-            after_run.append(await three_steps(probe).run("x"))
+            after_run.append(await three_steps(probe, shape=shape).run("x"))
         return scope.cancelled_caught
 
     assert trio.run(main) is True
@@ -235,7 +257,7 @@ def test_trio_native_cancel_scope_at_every_forward_point(how: str, point: int) -
     _check_unwound(probe, point)
 
 
-def test_cancelled_run_reports_the_interrupted_step(backend: str) -> None:
+def test_cancelled_run_reports_the_interrupted_step(backend: str, shape: str) -> None:
     """``run_with_report`` cannot return when cancelled, but the unwinding
     still happened; the exception carries a note naming the step."""
     probe = Probe()
@@ -250,7 +272,7 @@ def test_cancelled_run_reports_the_interrupted_step(backend: str) -> None:
 
             probe.fire = fire
             try:
-                await three_steps(probe).run("x")
+                await three_steps(probe, shape=shape).run("x")
             except anyio.get_cancelled_exc_class() as exc:
                 seen.append(exc)
                 raise
@@ -272,7 +294,7 @@ UNWIND_POINTS = 2 * AWAITS_PER_CALL  # the two compensations' checkpoints
 @pytest.mark.parametrize("second", range(UNWIND_POINTS))
 @pytest.mark.parametrize("which", ["same scope", "outer scope"])
 def test_anyio_second_cancellation_does_not_abort_unwinding(
-    backend: str, which: str, second: int
+    backend: str, which: str, second: int, shape: str
 ) -> None:
     """Re-cancel (the same scope, or an enclosing one) at each checkpoint of
     the unwinding: every compensation still finishes."""
@@ -290,7 +312,7 @@ def test_anyio_second_cancellation_does_not_abort_unwinding(
                         (inner if which == "same scope" else outer).cancel()
 
                 probe.fire = fire
-                await three_steps(probe).run("x")
+                await three_steps(probe, shape=shape).run("x")
                 reached_after.append("inner")
             reached_after.append("outer")
         return inner.cancelled_caught, outer.cancelled_caught
@@ -308,7 +330,9 @@ def test_anyio_second_cancellation_does_not_abort_unwinding(
 
 
 @pytest.mark.parametrize("second", range(UNWIND_POINTS))
-def test_asyncio_native_double_cancel_does_not_abort_unwinding(second: int) -> None:
+def test_asyncio_native_double_cancel_does_not_abort_unwinding(
+    second: int, shape: str
+) -> None:
     """``task.cancel()`` twice (once in s3, once per unwinding checkpoint)."""
     probe = Probe()
 
@@ -321,7 +345,7 @@ def test_asyncio_native_double_cancel_does_not_abort_unwinding(second: int) -> N
                 task.cancel()
 
         probe.fire = fire
-        task = asyncio.ensure_future(three_steps(probe).run("x"))
+        task = asyncio.ensure_future(three_steps(probe, shape=shape).run("x"))
         with pytest.raises(asyncio.CancelledError):
             await task
 

@@ -190,3 +190,165 @@ def test_random_go_style_handlers(plan: Plan) -> None:
             assert result is recorder.failure
     assert Handler.calls == 1
     assert [index for index, _ in recorder.compensated] == expected
+
+
+# -- random bodies: loops and conditions over random steps ---------------------------
+
+Op = tuple[Any, ...]
+"""("call", step), ("if", flag, block) or ("loop", times, block)."""
+
+
+def blocks(depth: int) -> st.SearchStrategy[tuple[Op, ...]]:
+    call = st.tuples(st.just("call"), st.integers(0, 3))
+    if depth == 0:
+        return st.lists(call, min_size=1, max_size=4).map(tuple)
+    inner = blocks(depth - 1)
+    op = st.one_of(
+        call,
+        st.tuples(st.just("if"), st.booleans(), inner),
+        st.tuples(st.just("loop"), st.integers(0, 3), inner),
+    )
+    return st.lists(op, min_size=1, max_size=4).map(tuple)
+
+
+@dataclass(frozen=True)
+class BodyPlan:
+    program: tuple[Op, ...]
+    has_compensation: tuple[bool, ...]  # per step definition (4 of them)
+    actions: tuple[ActionKind, ...]  # per call, in the order the body makes them
+    compensations: tuple[CompKind, ...]  # per call
+    policy: Policy
+
+
+def flatten(program: tuple[Op, ...]) -> list[int]:
+    """The steps the body calls, in order: the model of Python's if and for."""
+    out: list[int] = []
+    for op in program:
+        if op[0] == "call":
+            out.append(op[1])
+        elif op[0] == "if":
+            if op[1]:
+                out.extend(flatten(op[2]))
+        else:
+            for _ in range(op[1]):
+                out.extend(flatten(op[2]))
+    return out
+
+
+body_plans = st.builds(
+    BodyPlan,
+    blocks(2),
+    st.lists(st.booleans(), min_size=4, max_size=4).map(tuple),
+    st.lists(
+        st.sampled_from(["ok", "ok", "ok", "ok", "fail", "raise"]),
+        min_size=40,
+        max_size=40,
+    ).map(tuple),
+    st.lists(
+        st.sampled_from(["ok", "ok", "fail", "raise"]), min_size=40, max_size=40
+    ).map(tuple),
+    st.sampled_from(["stop", "continue"]),
+)
+
+
+def check_body(plan: BodyPlan, runner: Runner) -> None:
+    calls = flatten(plan.program)[:40]
+    counter = {"n": 0}
+    compensated: list[tuple[int, object]] = []
+    failure: Failure[str] = Failure("the failure")
+    exception = Boom("the exception")
+
+    def action(definition: int) -> Any:
+        def act(value: object) -> Result[tuple[int, object], str]:
+            n = counter["n"]
+            counter["n"] += 1
+            kind = plan.actions[n]
+            if kind == "fail":
+                return failure
+            if kind == "raise":
+                raise exception
+            return Success((n, value))  # unique to this call
+
+        return act
+
+    def compensation(definition: int) -> Any:
+        if not plan.has_compensation[definition]:
+            return None
+
+        def compensate(output: tuple[int, object]) -> Result[None, str]:
+            n = output[0]
+            compensated.append((n, output))
+            kind = plan.compensations[n]
+            if kind == "fail":
+                return Failure("undo failed")
+            if kind == "raise":
+                raise Boom("undo raised")
+            return Success(None)
+
+        return compensate
+
+    steps = [runner.step(f"s{d}", action(d), compensation(d)) for d in range(4)]
+
+    def run_block(block: tuple[Op, ...], value: object, budget: list[int]) -> Any:
+        for op in block:
+            if op[0] == "call":
+                if budget[0] == 0:
+                    return value
+                budget[0] -= 1
+                value = yield from steps[op[1]](value)
+            elif op[0] == "if":
+                if op[1]:
+                    value = yield from run_block(op[2], value, budget)
+            else:
+                for _ in range(op[1]):
+                    value = yield from run_block(op[2], value, budget)
+        return value
+
+    @runner.body("random")
+    def body(start: object) -> Any:
+        return (yield from run_block(plan.program, start, [40]))
+
+    # the model: the chain of calls the body makes, as a plain saga would
+    failing = next((i for i, _ in enumerate(calls) if plan.actions[i] != "ok"), None)
+    expected: list[int] = []
+    if failing is not None:
+        for i in reversed(range(failing)):
+            if not plan.has_compensation[calls[i]]:
+                continue
+            expected.append(i)
+            if plan.compensations[i] != "ok" and plan.policy == "stop":
+                break
+    outputs: list[object] = []
+    value: object = "input"
+    for i in range(len(calls)):
+        value = (i, value)
+        outputs.append(value)
+    try:
+        report = runner.run_with_report(
+            body, "input", on_compensation_failure=plan.policy
+        )
+    except Boom as exc:
+        assert failing is not None
+        assert plan.actions[failing] == "raise"
+        assert exc is exception
+    else:
+        if failing is None:
+            assert report.result == Success(outputs[-1] if calls else "input")
+            assert len(report.steps) == len(calls)
+        else:
+            assert report.result is failure
+            assert len(report.steps) == failing + 1  # only the steps it reached
+            assert report.steps[-1].outcome == StepOutcome.FAILED
+    assert compensated == [(i, outputs[i]) for i in expected]
+
+
+@settings(max_examples=200, deadline=None)
+@given(body_plans)
+def test_random_sync_bodies(plan: BodyPlan) -> None:
+    check_body(plan, Runner("sync"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(body_plans, st.sampled_from(["asyncio", "trio"]))
+def test_random_async_bodies(plan: BodyPlan, mode: Literal["asyncio", "trio"]) -> None:
+    check_body(plan, Runner(mode))
