@@ -1,8 +1,9 @@
-"""The runner under every fault we can inject, checked against DESIGN.md.
+"""The runner under every fault we can inject, checked against the rules.
 
 For sagas of 1 to 4 steps: every failing step x {returned Failure, raised
-exception} x every assignment of {ok, Failure, raise, no compensation} to the
-compensations that are due x both policies x {sync, asyncio, trio}. Each run
+exception} x every assignment of {ok, Failure, Failure(None), raise, no
+compensation} to the compensations that are due x both policies x {sync,
+asyncio, trio}. Each run
 is checked against the rules: the right compensations run, once each, in
 reverse order, each with its own step's output; under "stop" the ones after a
 failed compensation do not run and are reported left un-compensated; the
@@ -13,6 +14,7 @@ with notes naming the step; the report and the events say the same.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,9 +43,11 @@ from typed_saga import (
 )
 
 Fault = Literal["failure", "exception"]
-Comp = Literal["ok", "failure", "raise", "none"]
+Comp = Literal["ok", "failure", "failure-none", "raise", "none"]
 Mode = Literal["sync", "asyncio", "trio"]
-COMPS: tuple[Comp, ...] = ("ok", "failure", "raise", "none")
+COMPS: tuple[Comp, ...] = ("ok", "failure", "failure-none", "raise", "none")
+"""What a due compensation does: succeed, return ``Failure(error)``, return
+``Failure(None)`` (a failure all the same), raise, or not exist."""
 SIZES = (1, 2, 3, 4)
 
 
@@ -105,8 +109,8 @@ class Scenario:
 
         def compensate(output: object) -> Result[object, object]:
             self.calls.append(("undo", j, output))
-            if kind == "failure":
-                error = ("compensation failed", j)
+            if kind in {"failure", "failure-none"}:
+                error = ("compensation failed", j) if kind == "failure" else None
                 self.comp_errors[j] = error
                 return Failure(error)
             if kind == "raise":
@@ -314,7 +318,7 @@ async def run_async(scenario: Scenario) -> None:
 @pytest.mark.parametrize("mode", ["sync", "asyncio", "trio"])
 def test_fault_matrix(mode: Mode, size: int, fault: Fault, policy: Policy) -> None:
     cases = list(scenarios(size, fault, policy))
-    assert len(cases) == sum(4**k for k in range(size))
+    assert len(cases) == sum(len(COMPS) ** k for k in range(size))
     if mode == "sync":
         for scenario in cases:
             try:
@@ -333,6 +337,26 @@ def test_fault_matrix(mode: Mode, size: int, fault: Fault, policy: Policy) -> No
                 raise
 
     anyio.run(main, backend=mode)
+
+
+class _BrokenFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        raise RuntimeError("a log filter that raises")
+
+
+@pytest.mark.parametrize("mode", ["sync", "asyncio", "trio"])
+def test_fault_matrix_under_a_raising_log_filter(mode: Mode) -> None:
+    """The same verdicts when logging itself is broken: it cannot change a
+    run's outcome nor skip a compensation."""
+    logger = logging.getLogger("typed_saga")
+    broken = _BrokenFilter()
+    logger.addFilter(broken)
+    try:
+        for policy in ("stop", "continue"):
+            for fault in ("failure", "exception"):
+                test_fault_matrix(mode, 3, fault, policy)
+    finally:
+        logger.removeFilter(broken)
 
 
 def test_the_matrix_can_fail() -> None:

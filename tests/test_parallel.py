@@ -197,8 +197,8 @@ def test_sync_only_branches_make_an_async_saga(backend: str) -> None:
 
 
 def test_three_slow_branches_run_concurrently(backend: str) -> None:
-    """Three branches of 0.3 s each finish together (loose bound, as the issue
-    asks; precise figures are in benchmarks/bench_async.py)."""
+    """Three branches of 0.3 s each finish together (a loose bound on purpose;
+    precise figures are in benchmarks/bench_async.py)."""
     world = World()
     saga = parallel(
         world.async_("a", 0.3, awaits=1),

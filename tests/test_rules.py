@@ -1,4 +1,4 @@
-"""Every rule of DESIGN.md, on the sync runner and the async runner (asyncio and
+"""Every rule of the design, on the sync runner and the async runner (asyncio and
 trio): the ``runner`` fixture runs each scenario three ways."""
 
 from __future__ import annotations
