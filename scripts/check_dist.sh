@@ -22,7 +22,7 @@ if ! "$PYTHON" -m build --outdir dist . >"$work/build.log" 2>&1; then
 fi
 "$PYTHON" -m twine check --strict dist/*
 
-version=$("$PYTHON" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
+version=$("$PYTHON" -c 'import re; print(re.search(r"^__version__ = \"(.+)\"$", open("src/typed_saga/__init__.py").read(), re.M).group(1))')
 wheel="dist/typed_saga-$version-py3-none-any.whl"
 sdist="dist/typed_saga-$version.tar.gz"
 test -f "$wheel" -a -f "$sdist" || { ls dist >&2; echo "check_dist: expected $wheel and $sdist" >&2; exit 1; }

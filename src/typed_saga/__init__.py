@@ -22,8 +22,6 @@ and hands back that very ``Failure``.
 []
 """
 
-from importlib.metadata import version as _distribution_version
-
 from typed_saga._body import SagaDecorator, saga
 from typed_saga._call import AsyncBody, AsyncCall, AsyncStepCall, Body, Call, StepCall
 from typed_saga._context import StepContext, current_step
@@ -49,7 +47,8 @@ from typed_saga._retry import Retry
 from typed_saga._saga import AsyncMultiStep, AsyncSaga, MultiStep, Saga
 from typed_saga._step import async_step, step
 
-__version__: str = _distribution_version("typed-saga")
+__version__ = "0.1.0"
+"""The version of typed-saga: written here only (the build reads it from here)."""
 """The installed distribution's version (from its metadata, so never stale)."""
 
 __all__ = (

@@ -22,7 +22,7 @@ from typing import (
 
 from returns.result import Result, Success
 
-from typed_saga import _afold, _fold
+from typed_saga import _fold
 from typed_saga._events import Listener, logger
 from typed_saga._node import (
     Policy,
@@ -210,6 +210,7 @@ async def run_async(
     >>> anyio.run(run_async, Handler())
     <Failure: no capacity>
     """
+    from typed_saga import _afold  # loaded by the first async run only
     from typed_saga._saga import _check_timeout
 
     policy = check_policy(on_compensation_failure)

@@ -23,7 +23,7 @@ from typing import (
 
 from returns.result import Result, Success
 
-from typed_saga import _afold, _fold
+from typed_saga import _fold
 from typed_saga._call import AsyncCall, Call
 from typed_saga._events import Listener, logger
 from typed_saga._node import (
@@ -497,6 +497,8 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
         trace = self._trace(run_id)
+        from typed_saga import _afold  # loaded by the first async run only
+
         result = await _afold.run_nodes(
             self.segments,
             value,
@@ -520,6 +522,8 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
         trace = self._trace(run_id)
+        from typed_saga import _afold  # loaded by the first async run only
+
         result = await _afold.run_nodes(
             self.segments,
             value,
