@@ -45,6 +45,7 @@ from typed_saga._trace import (
     awaitable_after_await,
     failure_value,
     note_text,
+    runner_loop,
 )
 
 
@@ -68,7 +69,7 @@ async def run_nodes(
             else:
                 result = await run.drive(segs, value, trace)
             if type(result) is Success or isinstance(result, Success):
-                obs.succeeded()
+                obs.succeeded(trace)
                 return result
             if not isinstance(result, Failure):
                 raise bad_return(trace.label(len(trace.outputs)), result)
@@ -85,13 +86,9 @@ async def run_nodes(
 
 
 class _Run:
-    """One run's settings, so the recursive parts (groups, bodies) share them.
+    """One run's settings, so the recursive parts (groups, bodies) share them."""
 
-    ``obs`` may be a definition's shared quiet stand-in until something
-    worth reporting happens (a failure, a group): ``wake`` swaps in a real one.
-    """
-
-    __slots__ = ("obs", "policy", "root", "started", "timeout")
+    __slots__ = ("obs", "policy", "root", "timeout")
 
     def __init__(
         self, policy: Policy, obs: Observer, timeout: float | None, root: Trace
@@ -100,11 +97,6 @@ class _Run:
         self.obs = obs
         self.timeout = timeout
         self.root = root
-        self.started = perf_counter()
-
-    def wake(self) -> Observer:
-        self.obs = self.obs.awake(self.started, self.root.run)
-        return self.obs
 
     # -- forward -------------------------------------------------------------
 
@@ -127,6 +119,7 @@ class _Run:
             state = result._inner_value
         return result
 
+    @runner_loop
     async def forward(
         self, nodes: tuple[Leaf, ...], state: object, trace: Trace
     ) -> object:
@@ -136,7 +129,7 @@ class _Run:
         obs = self.obs
         verbose = obs.verbose
         outputs = trace.outputs
-        result: object = Success(state)
+        result: object = None
         for node in nodes:
             if verbose:
                 obs.step_started(node, trace)
@@ -159,7 +152,7 @@ class _Run:
             outputs.append(state)
             if verbose:
                 obs.step_succeeded(node, trace)
-        return result
+        return Success(state) if result is None else result  # no steps: as is
 
     async def body(self, body: BodyNode, value: object, trace: Trace) -> object:
         """Step one body's generator (see ``_stream._body``), awaiting each call."""
@@ -196,13 +189,13 @@ class _Run:
         """Run every branch; on the first failure cancel the rest, unwind every
         branch, and return (or raise) that failure. No other failure is lost:
         each is in its branch's records, logged at ERROR, and in the note."""
-        obs = self.wake()  # branches may report failures before the run fails
+        obs = self.obs
         inputs = group.inputs or (state,) * len(group.branches)
         subs = [
             trace.branch(index, number, [] if _has_body(nodes) else nodes)
             for number, nodes in enumerate(group.branches, start=1)
         ]
-        trace.branches[index] = subs
+        trace.set_branches(index, subs)
         failures: list[tuple[object, Trace, int]] = []  # in time order
         outputs: list[object] = [None] * len(subs)
 
@@ -218,7 +211,7 @@ class _Run:
             except anyio.get_cancelled_exc_class() as exc:
                 sub.completed, sub.error = len(sub.outputs), exc
                 if sub.completed < len(sub.nodes):
-                    obs.step_failed(sub.label(sub.completed), exc, sub)
+                    obs.step_failed(sub, sub.completed, exc)
                 raise
             except BaseException as exc:
                 result = exc
@@ -228,7 +221,7 @@ class _Run:
             if not isinstance(result, Failure | BaseException):
                 result = bad_return(sub.label(len(sub.outputs)), result)
             sub.completed, sub.error = len(sub.outputs), failure_value(result)
-            obs.step_failed(sub.label(sub.completed), sub.error, sub)
+            obs.step_failed(sub, sub.completed, sub.error)
             failures.append((result, sub, number + 1))
             tasks.cancel_scope.cancel()
 
@@ -249,10 +242,10 @@ class _Run:
                 self.also(group, sub, number, other, trace)
         await self.unwind_group(subs, trace)
         if isinstance(first, BaseException):
-            trace.also.insert(
-                0,
+            trace.add_also(
                 f"raised in step {first_sub.label(first_sub.completed)!r} of branch "
                 f"{first_number} of parallel group {group.name!r}",
+                first=True,
             )
             raise first
         return first
@@ -265,8 +258,8 @@ class _Run:
             f"also failed: step {sub.label(sub.completed)!r} of branch {number} of "
             f"parallel group {group.name!r}: {describe_error(failure_value(error))}"
         )
-        trace.also.append(what)
-        log_error("%s", what, saga_run_id=self.root.run.id)
+        trace.add_also(what)
+        log_error("%s", what, saga_run_id=self.root.id)
 
     # -- unwinding -----------------------------------------------------------
 
@@ -274,24 +267,24 @@ class _Run:
         """Record the failing node, unwind the completed ones (shielded), report."""
         trace.completed = len(trace.outputs)
         trace.error = failure_value(error)
-        label = trace.label(trace.completed)
-        obs = self.wake()
-        obs.step_failed(label, trace.error, trace)
+        obs = self.obs
+        obs.step_failed(trace, trace.completed, trace.error)
         try:
             absorbed = await shielded(self.unwind(trace))
         except BaseException as fatal:  # a compensation's KeyboardInterrupt
-            self.obs.saga_failed(label, trace.error, trace)
+            obs.saga_failed(trace)
             add_note(fatal, note_text(trace, self.policy, fatal=fatal))
-            attach_report(fatal, trace, self.obs.saga)
+            attach_report(fatal, trace, obs.saga)
             trace.release()
             raise
-        self.obs.saga_failed(label, trace.error, trace)
+        obs.saga_failed(trace)
         if absorbed is not None:
             if isinstance(error, BaseException):
                 rearm(absorbed)  # the exception goes on; so does the cancellation
             else:
                 raise absorbed  # a cancellation arrived while unwinding a Failure
 
+    @runner_loop
     async def unwind(self, trace: Trace) -> None:
         """Compensate the completed nodes in reverse, each with its own output."""
         obs = self.obs
@@ -306,27 +299,33 @@ class _Run:
                 if stopped:
                     self.leave(trace, index)
                     continue
-                label = trace.label(index)
-                started = obs.compensation_started(label)
+                started = (
+                    obs.compensation_started(trace, index)
+                    if verbose
+                    else perf_counter()
+                )
                 errors = await self.unwind_group(trace.branches[index], trace)
                 if errors:
-                    trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, errors[0])
-                    obs.compensation_failed(label, errors[0], started)
+                    trace.set_outcome(
+                        index, (StepOutcome.COMPENSATION_FAILED, errors[0])
+                    )
+                    obs.compensation_failed(trace, index, errors[0], started)
                     stopped = self.policy == "stop"
                 else:
-                    trace.outcomes[index] = COMPENSATED
-                    obs.compensation_succeeded(label, started)
+                    trace.set_outcome(index, COMPENSATED)
+                    if verbose:
+                        obs.compensation_succeeded(trace, index, started)
                 continue
             if node.compensate is None:
                 if not node.hidden and verbose:
-                    obs.compensation_skipped(trace.label(index), by_policy=False)
+                    obs.compensation_skipped(trace, index, by_policy=False)
                 continue
             if stopped:
                 self.leave(trace, index)
                 continue
             assert isinstance(node, Step)  # only steps and groups are ever completed
             trace.undoing = index
-            started = obs.compensation_started(trace.label(index)) if verbose else 0.0
+            started = obs.compensation_started(trace, index) if verbose else 0.0
             try:
                 if self.timeout is None:  # no cancel scope to enter: the common case
                     error = await _call_compensation(node, trace, index)
@@ -338,9 +337,9 @@ class _Run:
                     self.leave(trace, rest)
                 raise
             if error is _OK:
-                trace.outcomes[index] = COMPENSATED
+                trace.set_outcome(index, COMPENSATED)
                 if verbose:
-                    obs.compensation_succeeded(trace.label(index), started)
+                    obs.compensation_succeeded(trace, index, started)
             else:
                 compensation_failed(trace, index, error, obs, started)
                 stopped = self.policy == "stop"
@@ -370,11 +369,13 @@ class _Run:
 
         absorbed = await shielded(unwind_all())
         for sub in subs:
-            outer.failures.extend(sub.failures)
-            outer.left.extend(sub.left)
+            for label, error in sub.failures:
+                outer.add_failure(label, error)
+            for label in sub.left:
+                outer.add_left(label)
         if fatal:
             for extra in fatal[1:]:
-                outer.also.append(f"a compensation also raised {describe_error(extra)}")
+                outer.add_also(f"a compensation also raised {describe_error(extra)}")
             raise fatal[0]
         if absorbed is not None:
             if _in_flight():
@@ -387,12 +388,13 @@ class _Run:
         """Mark a node (a group: its branches' steps) left un-compensated."""
         node = trace.nodes[index]
         if isinstance(node, Group):
-            trace.outcomes[index] = (StepOutcome.LEFT_UNCOMPENSATED, None)
+            trace.set_outcome(index, (StepOutcome.LEFT_UNCOMPENSATED, None))
             for sub in trace.branches.get(index, ()):
                 for sub_index in range(len(sub.outputs)):
                     self.leave(sub, sub_index)
-                trace.left.extend(sub.left)
-                sub.left.clear()
+                for label in sub.left:
+                    trace.add_left(label)
+                sub.left = ()
         elif node.compensate is not None:
             leave(trace, index, self.obs)
 

@@ -6,7 +6,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Final, final
 
-from typed_saga._trace import CURRENT
+from typed_saga._trace import running_trace
 
 
 @final
@@ -70,13 +70,13 @@ def current_step() -> StepContext:
     given = OVERRIDE.get()
     if given is not None:
         return given
-    trace = CURRENT.get()
+    trace = running_trace()
     if trace is not None:
         undoing = trace.undoing
         index = undoing if undoing >= 0 else len(trace.outputs)
         if index < len(trace.nodes):
             return StepContext(
-                run_id=trace.run.id,
+                run_id=trace.id,
                 saga=trace.run.saga,
                 step=trace.label(index),
                 attempt=trace.attempt,

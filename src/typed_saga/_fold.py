@@ -11,7 +11,6 @@ at a time, by ``_stream.drive``; the unwinding is the same either way.
 from __future__ import annotations
 
 import inspect
-from time import perf_counter
 
 from returns.result import Failure, Result, Success
 
@@ -19,7 +18,6 @@ from typed_saga import _stream
 from typed_saga._node import Leaf, Policy, Segment
 from typed_saga._report import StepOutcome
 from typed_saga._trace import (
-    CURRENT,
     LEFT_UNCOMPENSATED,
     Observer,
     Trace,
@@ -29,6 +27,7 @@ from typed_saga._trace import (
     failure_value,
     not_a_result,
     note_text,
+    runner_loop,
 )
 
 
@@ -46,31 +45,29 @@ def run_nodes(
     and then the exception propagates (with a note naming the step, and the
     run's report kept on it for ``SagaReport.of``).
     """
-    started = perf_counter()
-    token = CURRENT.set(trace)
     try:
-        try:
-            if len(segs) == 1 and type(segs[0]) is tuple:
-                result = _forward(segs[0], value, trace, obs)
-            else:
-                result = _stream.drive(segs, value, trace, obs)
-            if type(result) is Success or isinstance(result, Success):
-                obs.succeeded()
-                return result
-            if not isinstance(result, Failure):
-                raise bad_return(trace.label(len(trace.outputs)), result)
-        except BaseException as exc:
-            _fail(trace, policy, obs.awake(started, trace.run), exc)
-            add_note(exc, note_text(trace, policy))
-            attach_report(exc, trace, obs.saga)
-            trace.release()
-            raise
-        _fail(trace, policy, obs.awake(started, trace.run), result)
-        return result
-    finally:
-        CURRENT.reset(token)
+        nodes = trace.nodes
+        if type(nodes) is tuple:  # a chain: its steps are known, one loop
+            result = _forward(nodes, value, trace, obs)
+        else:
+            result = _stream.drive(segs, value, trace, obs)
+        if type(result) is Success or isinstance(result, Success):
+            if obs.verbose:
+                obs.succeeded(trace)
+            return result
+        if not isinstance(result, Failure):
+            raise bad_return(trace.label(len(trace.outputs)), result)
+    except BaseException as exc:
+        _fail(trace, policy, obs, exc)
+        add_note(exc, note_text(trace, policy))
+        attach_report(exc, trace, obs.saga)
+        trace.release()
+        raise
+    _fail(trace, policy, obs, result)
+    return result
 
 
+@runner_loop
 def _forward(
     nodes: tuple[Leaf, ...], state: object, trace: Trace, obs: Observer
 ) -> object:
@@ -79,7 +76,7 @@ def _forward(
     Returns the last ``Success``, or the first result that is not one."""
     verbose = obs.verbose
     outputs = trace.outputs
-    result: object = Success(state)
+    result: object = None
     for node in nodes:
         if verbose:
             obs.step_started(node, trace)
@@ -90,9 +87,10 @@ def _forward(
         outputs.append(state)
         if verbose:
             obs.step_succeeded(node, trace)
-    return result
+    return Success(state) if result is None else result  # no steps: state as is
 
 
+@runner_loop
 def _unwind(trace: Trace, policy: Policy, obs: Observer) -> None:
     """Compensate the completed steps in reverse, each with its own output.
 
@@ -110,13 +108,13 @@ def _unwind(trace: Trace, policy: Policy, obs: Observer) -> None:
         compensate = node.compensate
         if compensate is None:
             if verbose and not node.hidden:
-                obs.compensation_skipped(trace.label(index), by_policy=False)
+                obs.compensation_skipped(trace, index, by_policy=False)
             continue
         if stopped:
             leave(trace, index, obs)
             continue
         trace.undoing = index
-        started = obs.compensation_started(trace.label(index)) if verbose else 0.0
+        started = obs.compensation_started(trace, index) if verbose else 0.0
         try:
             result = compensate(outputs[index])
         except Exception as exc:
@@ -130,7 +128,7 @@ def _unwind(trace: Trace, policy: Policy, obs: Observer) -> None:
         else:
             if type(result) is Success or isinstance(result, Success):
                 if verbose:
-                    obs.compensation_succeeded(trace.label(index), started)
+                    obs.compensation_succeeded(trace, index, started)
                 continue
             error = compensation_error(trace.label(index), result)
         compensation_failed(trace, index, error, obs, started)
@@ -142,18 +140,16 @@ def compensation_failed(
     trace: Trace, index: int, error: object, obs: Observer, started: float
 ) -> None:
     """Record (and report: logged at ERROR) a compensation that failed."""
-    label = trace.label(index)
-    trace.outcomes[index] = (StepOutcome.COMPENSATION_FAILED, error)
-    trace.failures.append((label, error))
-    obs.compensation_failed(label, error, started)
+    trace.set_outcome(index, (StepOutcome.COMPENSATION_FAILED, error))
+    trace.add_failure(trace.label(index), error)
+    obs.compensation_failed(trace, index, error, started)
 
 
 def leave(trace: Trace, index: int, obs: Observer) -> None:
     """Record a step the ``"stop"`` policy (or an interrupt) left un-compensated."""
-    label = trace.label(index)
-    trace.left.append(label)
-    trace.outcomes[index] = LEFT_UNCOMPENSATED
-    obs.compensation_skipped(label, by_policy=True)
+    trace.add_left(trace.label(index))
+    trace.set_outcome(index, LEFT_UNCOMPENSATED)
+    obs.compensation_skipped(trace, index, by_policy=True)
 
 
 def compensation_error(name: str, result: object) -> object:
@@ -169,17 +165,16 @@ def _fail(trace: Trace, policy: Policy, obs: Observer, error: object) -> None:
     """Record the failing step, unwind the completed ones, report it."""
     trace.completed = len(trace.outputs)
     trace.error = failure_value(error)
-    label = trace.label(trace.completed)
-    obs.step_failed(label, trace.error, trace)
+    obs.step_failed(trace, trace.completed, trace.error)
     try:
         _unwind(trace, policy, obs)
     except BaseException as fatal:
-        obs.saga_failed(label, trace.error, trace)
+        obs.saga_failed(trace)
         add_note(fatal, note_text(trace, policy, fatal=fatal))
         attach_report(fatal, trace, obs.saga)
         trace.release()
         raise
-    obs.saga_failed(label, trace.error, trace)
+    obs.saga_failed(trace)
 
 
 def bad_return(name: str, returned: object, *, compensation: bool = False) -> TypeError:

@@ -32,7 +32,7 @@ from typed_saga._node import (
     check_policy,
     returns_awaitable,
 )
-from typed_saga._trace import Observer, RunInfo, Trace
+from typed_saga._trace import Observer, Trace
 
 _Err_co = TypeVar("_Err_co", covariant=True)
 
@@ -180,7 +180,7 @@ def run(
                 f"action {node.name!r} is async: run this handler with "
                 "`await typed_saga.run_async(handler)`"
             )
-    trace = Trace(nodes, RunInfo(run_id, None))
+    trace = Trace(nodes, None, run_id)
     result = _fold.run_nodes(
         (nodes,), None, policy, _observer(tuple(listeners), trace), trace
     )
@@ -218,7 +218,7 @@ async def run_async(
     nodes = _steps(handler)
     if not nodes:
         return Success(None)
-    trace = Trace(nodes, RunInfo(run_id, None))
+    trace = Trace(nodes, None, run_id)
     result = await _afold.run_nodes(
         (nodes,),
         None,

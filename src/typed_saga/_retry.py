@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import final
 
-from typed_saga._trace import CURRENT
+from typed_saga._trace import running_trace
 
 
 @final
@@ -111,7 +111,7 @@ def retrying_sync(
 
     @functools.wraps(function)
     def retried(value: object) -> object:
-        trace = CURRENT.get()
+        trace = running_trace()
         try:
             for attempt in retrying.copy():
                 with attempt:
@@ -139,7 +139,7 @@ def retrying_async(
 
     @functools.wraps(function)
     async def retried(value: object) -> object:
-        trace = CURRENT.get()
+        trace = running_trace()
         try:
             async for attempt in retrying.copy():
                 with attempt:

@@ -29,6 +29,7 @@ from typed_saga._events import Listener, logger
 from typed_saga._node import (
     BodyNode,
     Group,
+    Leaf,
     Node,
     Policy,
     Segment,
@@ -39,7 +40,7 @@ from typed_saga._node import (
     segments,
 )
 from typed_saga._report import SagaReport
-from typed_saga._trace import Observer, RunInfo, Trace, build_report
+from typed_saga._trace import Observer, Trace, build_report
 
 _In_contra = TypeVar("_In_contra", contravariant=True)
 _Out_co = TypeVar("_Out_co", covariant=True)
@@ -49,6 +50,7 @@ _E2 = TypeVar("_E2")
 _P = ParamSpec("_P")
 
 _Part = Union[Node, "_Definition"]
+_debugging = logger.isEnabledFor
 
 
 class _Definition:
@@ -59,12 +61,21 @@ class _Definition:
     explicit stack (no recursion) and cached, which is invisible from outside.
     """
 
-    __slots__ = ("_flat", "_listeners", "_name", "_parts", "_quiet", "_segments")
+    __slots__ = (
+        "_chain",
+        "_flat",
+        "_listeners",
+        "_name",
+        "_parts",
+        "_quiet",
+        "_segments",
+    )
 
     is_async: bool = False
     _parts: tuple[_Part, ...]
     _flat: tuple[Node, ...] | None
     _segments: tuple[Segment, ...] | None
+    _chain: tuple[Leaf, ...] | None  # () also for a definition with bodies
     _name: str | None
     _listeners: tuple[Listener, ...]
     _quiet: Observer | None
@@ -78,6 +89,7 @@ class _Definition:
         object.__setattr__(self, "_parts", parts)
         object.__setattr__(self, "_flat", None)
         object.__setattr__(self, "_segments", None)
+        object.__setattr__(self, "_chain", None)
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_listeners", listeners)
         object.__setattr__(self, "_quiet", None)
@@ -133,11 +145,35 @@ class _Definition:
     def _trace(self, run_id: str | None) -> Trace:
         """A fresh trace for one run: a chain records against its own tuple of
         nodes, a definition with bodies against a list of the nodes reached."""
-        segs = self.segments
-        nodes: tuple[Node, ...] | list[Node] = (
-            segs[0] if len(segs) == 1 and isinstance(segs[0], tuple) else []
+        chain = self._chain
+        if chain is None:
+            segs = self.segments
+            chain = segs[0] if len(segs) == 1 and isinstance(segs[0], tuple) else ()
+            object.__setattr__(self, "_chain", chain)  # benign, like _flat
+        return Trace(
+            chain if chain else [],
+            self._name,
+            None if run_id is None else _check_run_id(run_id),
         )
-        return Trace(nodes, RunInfo(_check_run_id(run_id), self._name))
+
+    def _begin(
+        self, listeners: Sequence[Listener], run_id: str | None
+    ) -> tuple[Trace, Observer]:
+        """A run's trace and observer: the shared quiet stand-in when nobody
+        listens (see ``Observer.quiet``). Kept short: it is most of what a run
+        costs beyond calling the actions."""
+        trace = self._trace(run_id)
+        if listeners or self._listeners or _debugging(logging.DEBUG):
+            return trace, Observer(
+                self._name,
+                (*self._listeners, *_check_listeners(listeners)),
+                trace.run,
+            )
+        stand_in = self._quiet
+        if stand_in is None:
+            stand_in = Observer.quiet(self._name)
+            object.__setattr__(self, "_quiet", stand_in)  # benign, like _flat
+        return trace, stand_in
 
     @property
     def name(self) -> str | None:
@@ -160,9 +196,8 @@ class _Definition:
         return f"<{type(self).__name__}{label} [{shown}]>"
 
     def _observer(self, listeners: Sequence[Listener], trace: Trace) -> Observer:
-        """A run's observer: the definition's shared stand-in when nobody
-        listens (see ``Observer.quiet``)."""
-        if listeners or self._listeners or logger.isEnabledFor(logging.DEBUG):
+        """The observer for a run of ``trace`` (see :meth:`_begin`)."""
+        if listeners or self._listeners or _debugging(logging.DEBUG):
             return Observer(
                 self._name,
                 (*self._listeners, *_check_listeners(listeners)),
@@ -382,12 +417,13 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         ``run_id``: the id :func:`~typed_saga.current_step` and events give
         (default: a fresh random one).
         """
-        policy = check_policy(on_compensation_failure)
-        trace = self._trace(run_id)
-        result = _fold.run_nodes(
-            self.segments, value, policy, self._observer(listeners, trace), trace
+        policy = (
+            on_compensation_failure
+            if on_compensation_failure == "stop"
+            else check_policy(on_compensation_failure)
         )
-        return cast("Result[_Out_co, _Err_co]", result)
+        trace, obs = self._begin(listeners, run_id)
+        return _fold.run_nodes(self.segments, value, policy, obs, trace)  # type: ignore[return-value]
 
     def run_with_report(
         self,
@@ -413,10 +449,8 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         b     failed       'boom'
         """
         policy = check_policy(on_compensation_failure)
-        trace = self._trace(run_id)
-        result = _fold.run_nodes(
-            self.segments, value, policy, self._observer(listeners, trace), trace
-        )
+        trace, obs = self._begin(listeners, run_id)
+        result = _fold.run_nodes(self.segments, value, policy, obs, trace)
         return cast(
             "SagaReport[_Out_co, _Err_co]", build_report(result, trace, self._name)
         )
@@ -496,14 +530,14 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         """
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
-        trace = self._trace(run_id)
+        trace, obs = self._begin(listeners, run_id)
         from typed_saga import _afold  # loaded by the first async run only
 
         result = await _afold.run_nodes(
             self.segments,
             value,
             policy,
-            self._observer(listeners, trace),
+            obs,
             timeout=timeout,
             trace=trace,
         )
@@ -521,14 +555,14 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         """Like :meth:`run`, but also tell what happened to every step."""
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
-        trace = self._trace(run_id)
+        trace, obs = self._begin(listeners, run_id)
         from typed_saga import _afold  # loaded by the first async run only
 
         result = await _afold.run_nodes(
             self.segments,
             value,
             policy,
-            self._observer(listeners, trace),
+            obs,
             timeout=timeout,
             trace=trace,
         )

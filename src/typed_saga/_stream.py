@@ -90,7 +90,7 @@ def close(generator: object, body: BodyNode, trace: Trace) -> None:
         generator.close()  # type: ignore[attr-defined]
     except Exception as exc:
         what = f"body {body.name!r} raised while being closed: {describe_error(exc)}"
-        trace.also.append(what)
+        trace.add_also(what)
         log_error("%s", what)
 
 

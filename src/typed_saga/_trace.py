@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from time import perf_counter
-from typing import Final, final
+from types import CodeType, FrameType, MappingProxyType
+from typing import Final, TypeVar, final
 
 from returns.result import Failure, Result
 
@@ -43,82 +45,45 @@ from typed_saga._report import (
 )
 
 CURRENT: Final[ContextVar[Trace | None]] = ContextVar("typed_saga_trace", default=None)
-"""The trace of the run (or parallel branch) whose step is running here."""
+"""The trace of the async run (or parallel branch) whose task this is: what
+:func:`running_trace` falls back on, in a thread the step handed work to."""
 
-
-@final
-class RunInfo:
-    """What every trace of one run shares: its id (made when first needed),
-    the saga's name, and (for an engine's run) how each stretch of steps is
-    mapped before it runs (see ``typed_saga.engine``)."""
-
-    __slots__ = ("_id", "mapper", "saga")
-
-    def __init__(self, run_id: str | None, saga: str | None) -> None:
-        self._id = run_id
-        self.saga = saga
-        self.mapper: Callable[[tuple[Leaf, ...]], tuple[Leaf, ...]] | None = None
-
-    @property
-    def id(self) -> str:
-        """The run's id: the caller's ``run_id``, else 128 random bits in hex."""
-        if self._id is None:
-            self._id = os.urandom(16).hex()
-        return self._id
+_F = TypeVar("_F")
 
 
 @final
 class Observer:
-    """Dispatches one run's events to its listeners (the logging listener first).
+    """Dispatches a run's events to its listeners (the logging listener first).
 
     ``verbose`` is false when nobody wants the success-path events (no user
     listener and DEBUG logging off): the runners then skip building them, and
     only what the logging listener reports (failed compensations, steps left
-    un-compensated) is emitted.
-
-    :meth:`quiet` makes a stand-in for a definition that nobody listens to:
-    made once per definition, it holds no per-run state (so one is shared by
-    every thread running that definition) until :meth:`awake` turns it into a
-    real observer, when a run fails.
+    un-compensated) is emitted. An observer holds no per-run state (the run's
+    id is on its trace), so a definition shares one quiet observer between
+    all its runs, in any thread (see :meth:`quiet`).
     """
 
-    __slots__ = ("is_quiet", "listeners", "run", "saga", "started", "verbose")
+    __slots__ = ("listeners", "saga", "verbose")
 
     def __init__(
         self,
         saga: str | None,
         listeners: Sequence[Listener],
-        run: RunInfo | None = None,
+        trace: Trace | None = None,
     ) -> None:
         self.saga = saga
         self.listeners: tuple[Listener, ...] = (log_event, *listeners)
         self.verbose = bool(listeners) or logger.isEnabledFor(logging.DEBUG)
-        self.is_quiet = False
-        self.run = run if run is not None else RunInfo(None, saga)
-        self.started = perf_counter()
-        if self.verbose:
-            self.emit(SagaStarted(run_id=self.run.id, saga=saga))
+        if self.verbose and trace is not None:
+            trace.started = perf_counter()
+            self.emit(SagaStarted(run_id=trace.id, saga=saga))
 
     @classmethod
     def quiet(cls, saga: str | None) -> Observer:
-        """The shared, stateless stand-in for runs nobody listens to."""
+        """The shared observer for runs nobody listens to."""
         stand_in = cls(saga, ())
         stand_in.verbose = False
-        stand_in.is_quiet = True
         return stand_in
-
-    def awake(self, started: float, run: RunInfo) -> Observer:
-        """This observer, or (for a quiet stand-in) a real one for this run."""
-        if not self.is_quiet:
-            return self
-        real = Observer.__new__(Observer)  # a quiet copy with per-run state
-        real.saga, real.listeners, real.verbose = self.saga, self.listeners, False
-        real.is_quiet, real.run, real.started = False, run, started
-        return real
-
-    @property
-    def run_id(self) -> str:
-        return self.run.id
 
     def emit(self, event: Event) -> None:
         """Give ``event`` to every listener. A listener that raises is logged
@@ -131,101 +96,114 @@ class Observer:
                 with contextlib.suppress(Exception):  # a broken logging setup
                     logger.exception("saga listener %r raised; ignored", listener)
 
-    def succeeded(self) -> None:
-        if self.verbose:
-            self.emit(
-                SagaSucceeded(
-                    run_id=self.run_id,
-                    saga=self.saga,
-                    duration=perf_counter() - self.started,
-                )
+    def succeeded(self, trace: Trace) -> None:
+        """Called only when ``verbose``."""
+        self.emit(
+            SagaSucceeded(
+                run_id=trace.id,
+                saga=self.saga,
+                duration=perf_counter() - trace.run.started,
             )
+        )
 
     def step_started(self, node: Node, trace: Trace) -> None:
         """Called only when ``verbose``."""
         trace.step_started_at = perf_counter()
         if not node.hidden:
             label = trace.label(len(trace.outputs))
-            self.emit(StepStarted(run_id=self.run_id, saga=self.saga, step=label))
+            self.emit(StepStarted(run_id=trace.id, saga=self.saga, step=label))
 
     def step_succeeded(self, node: Node, trace: Trace) -> None:
         """Called only when ``verbose``."""
         if not node.hidden:
             self.emit(
                 StepSucceeded(
-                    run_id=self.run_id,
+                    run_id=trace.id,
                     saga=self.saga,
                     step=trace.label(len(trace.outputs) - 1),
                     duration=perf_counter() - trace.step_started_at,
                 )
             )
 
-    def step_failed(self, name: str, error: object, trace: Trace) -> None:
+    def step_failed(self, trace: Trace, index: int, error: object) -> None:
         if not self.verbose:
             return
         self.emit(
             StepFailed(
-                run_id=self.run_id,
+                run_id=trace.id,
                 saga=self.saga,
-                step=name,
+                step=trace.label(index),
                 duration=perf_counter() - trace.step_started_at,
                 error=error,
             )
         )
 
-    def saga_failed(self, name: str, error: object, trace: Trace) -> None:
+    def saga_failed(self, trace: Trace) -> None:
+        """The run's duration is 0.0 when nobody measured it (no listener)."""
         if not (self.verbose or trace.left):  # the logging listener warns of left steps
             return
+        started = trace.run.started
         self.emit(
             SagaFailed(
-                run_id=self.run_id,
+                run_id=trace.id,
                 saga=self.saga,
-                duration=perf_counter() - self.started,
-                step=name,
-                error=error,
+                duration=perf_counter() - started if started else 0.0,
+                step=trace.label(trace.completed),
+                error=trace.error,
                 left_uncompensated=tuple(trace.left),
             )
         )
 
-    def compensation_started(self, name: str) -> float:
-        if self.verbose:
-            self.emit(
-                CompensationStarted(run_id=self.run_id, saga=self.saga, step=name)
+    def compensation_started(self, trace: Trace, index: int) -> float:
+        """Called only when ``verbose``; returns when it started."""
+        self.emit(
+            CompensationStarted(
+                run_id=trace.id, saga=self.saga, step=trace.label(index)
             )
+        )
         return perf_counter()
 
-    def compensation_succeeded(self, name: str, started: float) -> None:
-        if self.verbose:
-            self.emit(
-                CompensationSucceeded(
-                    run_id=self.run_id,
-                    saga=self.saga,
-                    step=name,
-                    duration=perf_counter() - started,
-                )
+    def compensation_succeeded(self, trace: Trace, index: int, started: float) -> None:
+        """Called only when ``verbose``."""
+        self.emit(
+            CompensationSucceeded(
+                run_id=trace.id,
+                saga=self.saga,
+                step=trace.label(index),
+                duration=perf_counter() - started,
             )
+        )
 
-    def compensation_failed(self, name: str, error: object, started: float) -> None:
+    def compensation_failed(
+        self, trace: Trace, index: int, error: object, started: float
+    ) -> None:
+        """``started`` is 0.0 when nobody measured (the duration is then 0.0)."""
         self.emit(
             CompensationFailed(
-                run_id=self.run_id,
+                run_id=trace.id,
                 saga=self.saga,
-                step=name,
-                duration=perf_counter() - started,
+                step=trace.label(index),
+                duration=perf_counter() - started if started else 0.0,
                 error=error,
             )
         )
 
-    def compensation_skipped(self, name: str, *, by_policy: bool) -> None:
+    def compensation_skipped(
+        self, trace: Trace, index: int, *, by_policy: bool
+    ) -> None:
         if self.verbose:
             self.emit(
                 CompensationSkipped(
-                    run_id=self.run_id,
+                    run_id=trace.id,
                     saga=self.saga,
-                    step=name,
+                    step=trace.label(index),
                     reason="stopped by policy" if by_policy else "no compensation",
                 )
             )
+
+
+_NO_OUTCOMES: Final[Mapping[int, tuple[StepOutcome, object]]] = MappingProxyType({})
+_NO_BRANCHES: Final[Mapping[int, list[Trace]]] = MappingProxyType({})
 
 
 @final
@@ -244,44 +222,81 @@ class Trace:
     ``also`` failures that lost the race to be the run's result (other
     ``parallel`` branches); ``branches`` the traces of each group's branches.
     ``undoing`` is the index of the compensation running, else -1.
+
+    ``run`` is the run's first trace, which holds what all its branches
+    share: the run's ``id`` (made when first asked for), the saga's name and,
+    for an engine's run, the ``mapper`` each stretch of steps goes through.
+
+    A run that succeeds only ever sets ``nodes``, ``outputs`` and ``run``:
+    everything else starts as a shared, empty class attribute and is made
+    when first written (see the ``set_*``/``add_*`` methods).
     """
 
-    __slots__ = (
-        "_labels",
-        "_seen",
-        "also",
-        "attempt",
-        "branches",
-        "completed",
-        "error",
-        "failures",
-        "left",
-        "nodes",
-        "outcomes",
-        "outputs",
-        "prefix",
-        "run",
-        "step_started_at",
-        "undoing",
-    )
+    # Per-instance state starts at these shared defaults (immutable ones).
+    completed = -1
+    started = 0.0
+    undoing = -1
+    attempt = 1
+    error: object = None
+    step_started_at = 0.0
+    prefix = ""
+    saga: str | None = None
+    mapper: Callable[[tuple[Leaf, ...]], tuple[Leaf, ...]] | None = None
+    outcomes: Mapping[int, tuple[StepOutcome, object]] = _NO_OUTCOMES
+    branches: Mapping[int, list[Trace]] = _NO_BRANCHES
+    failures: Sequence[tuple[str, object]] = ()
+    left: Sequence[str] = ()
+    also: Sequence[str] = ()
+    _id: str | None = None
+    _labels: list[str] | None = None
+    _seen: dict[str, int]
 
-    def __init__(self, nodes: Sequence[Node], run: RunInfo, prefix: str = "") -> None:
+    def __init__(
+        self,
+        nodes: Sequence[Node],
+        saga: str | None = None,
+        run_id: str | None = None,
+        *,
+        run: Trace | None = None,
+    ) -> None:
         self.nodes = nodes
-        self.run = run
-        self.prefix = prefix
         self.outputs: list[object] = []
-        self.step_started_at = 0.0
-        self.completed = -1
-        self.undoing = -1
-        self.attempt = 1
-        self.error: object = None
-        self.outcomes: dict[int, tuple[StepOutcome, object]] = {}
-        self.failures: list[tuple[str, object]] = []
-        self.left: list[str] = []
-        self.also: list[str] = []
-        self.branches: dict[int, list[Trace]] = {}
-        self._labels: list[str] | None = None  # made when a label is asked for
-        self._seen: dict[str, int]
+        if run is None:
+            self.run = self
+            if saga is not None:
+                self.saga = saga
+            if run_id is not None:
+                self._id = run_id
+        else:
+            self.run = run
+
+    @property
+    def id(self) -> str:
+        """The run's id: the caller's ``run_id``, else 128 random bits in hex."""
+        root = self.run
+        if root._id is None:
+            root._id = os.urandom(16).hex()
+        return root._id
+
+    def set_outcome(self, index: int, outcome: tuple[StepOutcome, object]) -> None:
+        if self.outcomes is _NO_OUTCOMES:
+            self.outcomes = {}
+        self.outcomes[index] = outcome  # type: ignore[index]
+
+    def add_failure(self, label: str, error: object) -> None:
+        if not isinstance(self.failures, list):
+            self.failures = []
+        self.failures.append((label, error))
+
+    def add_left(self, label: str) -> None:
+        if not isinstance(self.left, list):
+            self.left = []
+        self.left.append(label)
+
+    def add_also(self, text: str, *, first: bool = False) -> None:
+        if not isinstance(self.also, list):
+            self.also = []
+        self.also.insert(0 if first else len(self.also), text)
 
     def label(self, index: int) -> str:
         """The name of ``nodes[index]`` in this run: its step name, with
@@ -300,7 +315,14 @@ class Trace:
 
     def branch(self, index: int, number: int, nodes: Sequence[Node]) -> Trace:
         """The trace of branch ``number`` (from 1) of the group at ``index``."""
-        return Trace(nodes, self.run, f"{self.prefix}{self.label(index)}/{number}/")
+        sub = Trace(nodes, run=self.run)
+        sub.prefix = f"{self.prefix}{self.label(index)}/{number}/"
+        return sub
+
+    def set_branches(self, index: int, subs: list[Trace]) -> None:
+        if self.branches is _NO_BRANCHES:
+            self.branches = {}
+        self.branches[index] = subs  # type: ignore[index]
 
     def release(self) -> None:
         """Drop what a raised exception would otherwise keep alive (outputs,
@@ -310,6 +332,34 @@ class Trace:
         for subs in self.branches.values():
             for sub in subs:
                 sub.release()
+
+
+_RUNNERS: Final[set[CodeType]] = set()
+"""The code of the runner's loops that call actions and compensations, each
+with its ``trace`` in a local variable (see :func:`runner_loop`)."""
+
+
+def runner_loop(function: _F) -> _F:
+    """Mark ``function`` as a runner loop that calls actions or compensations
+    and keeps its run's ``trace`` in a local of that name, so that
+    :func:`running_trace` can find it."""
+    _RUNNERS.add(function.__code__)  # type: ignore[attr-defined]
+    return function
+
+
+def running_trace() -> Trace | None:
+    """The trace of the step running here: the nearest runner loop up this
+    thread's stack (a sync run registers nothing, so this costs a run
+    nothing), else the async run whose task (or thread, through anyio) this
+    is."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code in _RUNNERS:
+            trace = frame.f_locals.get("trace")
+            if isinstance(trace, Trace):
+                return trace
+        frame = frame.f_back
+    return CURRENT.get()
 
 
 def failure_value(result: object) -> object:

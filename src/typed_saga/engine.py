@@ -193,7 +193,7 @@ def run_with_report(
     policy = check_policy(on_compensation_failure)
     trace = definition._trace(run_id)
     mapper = _Mapper(invoke, undo)
-    trace.run.mapper = mapper
+    trace.mapper = mapper
     segs = definition.segments
     first = segs[0]
     if isinstance(trace.nodes, tuple) and isinstance(first, tuple):
@@ -245,7 +245,7 @@ async def run_async_with_report(
     policy = check_policy(on_compensation_failure)
     trace = definition._trace(run_id)
     mapper = _Mapper(invoke, undo, asynchronous=True)
-    trace.run.mapper = mapper
+    trace.mapper = mapper
     segs = definition.segments
     first = segs[0]
     if isinstance(trace.nodes, tuple) and isinstance(first, tuple):
