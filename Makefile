@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench mutation clean
+.PHONY: demo test lint typecheck pytest matrix bench mutation clean
 
 $(VENV)/.installed-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,19 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src tests examples benchmarks typesafety/pyright_usage.py typesafety/conftest.py
+	$(BIN)/mypy src tests examples benchmarks typesafety/conftest.py
 	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The checker matrix (mypy, pyright, basedpyright, pyrefly, ty over
+# typesafety/matrix/) runs inside `make test` (tests/test_type_matrix.py);
+# this refreshes typesafety/matrix/MATRIX.md after a change to the cases.
+matrix: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.type_matrix --write
 
 # Not part of `make test`: figures go to BENCHMARKS.md (about a minute).
 bench: $(VENV)/.installed-dev
