@@ -14,12 +14,26 @@ _C = TypeVar("_C")
 _D = TypeVar("_D")
 _E = TypeVar("_E")
 _F = TypeVar("_F")
+_G = TypeVar("_G")
+_H = TypeVar("_H")
+_I = TypeVar("_I")
+_J = TypeVar("_J")
 _Ea = TypeVar("_Ea")
 _Eb = TypeVar("_Eb")
 _Ec = TypeVar("_Ec")
 _Ed = TypeVar("_Ed")
 _Ee = TypeVar("_Ee")
 _Ef = TypeVar("_Ef")
+_Eg = TypeVar("_Eg")
+_Eh = TypeVar("_Eh")
+_Ei = TypeVar("_Ei")
+_Ej = TypeVar("_Ej")
+
+# One exact overload per arity, 2 to 10 branches: AsyncSaga[In, tuple[A, B, ...],
+# Ea | Eb | ...], so the step after the group can take the exact tuple. A
+# TypeVarTuple cannot say "the output of each branch" (typing has no map over
+# a TypeVarTuple), hence the list. Beyond ten, the last overload falls back to
+# tuple[object, ...] with the errors joined.
 
 
 @overload
@@ -73,6 +87,80 @@ def parallel(
     name: str | None = None,
 ) -> AsyncSaga[
     _In, tuple[_A, _B, _C, _D, _E, _F], _Ea | _Eb | _Ec | _Ed | _Ee | _Ef
+]: ...
+@overload
+def parallel(
+    a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
+    b: Saga[_In, _B, _Eb] | AsyncSaga[_In, _B, _Eb],
+    c: Saga[_In, _C, _Ec] | AsyncSaga[_In, _C, _Ec],
+    d: Saga[_In, _D, _Ed] | AsyncSaga[_In, _D, _Ed],
+    e: Saga[_In, _E, _Ee] | AsyncSaga[_In, _E, _Ee],
+    f: Saga[_In, _F, _Ef] | AsyncSaga[_In, _F, _Ef],
+    g: Saga[_In, _G, _Eg] | AsyncSaga[_In, _G, _Eg],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F, _G],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg,
+]: ...
+@overload
+def parallel(
+    a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
+    b: Saga[_In, _B, _Eb] | AsyncSaga[_In, _B, _Eb],
+    c: Saga[_In, _C, _Ec] | AsyncSaga[_In, _C, _Ec],
+    d: Saga[_In, _D, _Ed] | AsyncSaga[_In, _D, _Ed],
+    e: Saga[_In, _E, _Ee] | AsyncSaga[_In, _E, _Ee],
+    f: Saga[_In, _F, _Ef] | AsyncSaga[_In, _F, _Ef],
+    g: Saga[_In, _G, _Eg] | AsyncSaga[_In, _G, _Eg],
+    h: Saga[_In, _H, _Eh] | AsyncSaga[_In, _H, _Eh],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh,
+]: ...
+@overload
+def parallel(
+    a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
+    b: Saga[_In, _B, _Eb] | AsyncSaga[_In, _B, _Eb],
+    c: Saga[_In, _C, _Ec] | AsyncSaga[_In, _C, _Ec],
+    d: Saga[_In, _D, _Ed] | AsyncSaga[_In, _D, _Ed],
+    e: Saga[_In, _E, _Ee] | AsyncSaga[_In, _E, _Ee],
+    f: Saga[_In, _F, _Ef] | AsyncSaga[_In, _F, _Ef],
+    g: Saga[_In, _G, _Eg] | AsyncSaga[_In, _G, _Eg],
+    h: Saga[_In, _H, _Eh] | AsyncSaga[_In, _H, _Eh],
+    i: Saga[_In, _I, _Ei] | AsyncSaga[_In, _I, _Ei],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H, _I],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh | _Ei,
+]: ...
+@overload
+def parallel(
+    a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
+    b: Saga[_In, _B, _Eb] | AsyncSaga[_In, _B, _Eb],
+    c: Saga[_In, _C, _Ec] | AsyncSaga[_In, _C, _Ec],
+    d: Saga[_In, _D, _Ed] | AsyncSaga[_In, _D, _Ed],
+    e: Saga[_In, _E, _Ee] | AsyncSaga[_In, _E, _Ee],
+    f: Saga[_In, _F, _Ef] | AsyncSaga[_In, _F, _Ef],
+    g: Saga[_In, _G, _Eg] | AsyncSaga[_In, _G, _Eg],
+    h: Saga[_In, _H, _Eh] | AsyncSaga[_In, _H, _Eh],
+    i: Saga[_In, _I, _Ei] | AsyncSaga[_In, _I, _Ei],
+    j: Saga[_In, _J, _Ej] | AsyncSaga[_In, _J, _Ej],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H, _I, _J],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh | _Ei | _Ej,
 ]: ...
 @overload
 def parallel(

@@ -128,30 +128,24 @@ assert_type(parallel(a, b, c, d, e), AsyncSaga[Order, tuple[int, str, float, boo
 assert_type(parallel(a, b, c, d, e, f), AsyncSaga[Order, tuple[int, str, float, bool, bytes, None], E1 | E2 | E3 | E4 | E5 | E6])
 
 # case: seven_branches
-# xfail[mypy, pyright, basedpyright, pyrefly, ty]: library: parallel() is typed exactly for up to six branches only
 assert_type(parallel(a, b, c, d, e, f, g), AsyncSaga[Order, tuple[int, str, float, bool, bytes, None, complex], E1 | E2 | E3 | E4 | E5 | E6 | E7])
 
 # case: eight_branches
-# xfail[mypy, pyright, basedpyright, pyrefly, ty]: library: parallel() is typed exactly for up to six branches only
 assert_type(parallel(a, b, c, d, e, f, g, h), AsyncSaga[Order, tuple[int, str, float, bool, bytes, None, complex, list[int]], E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8])
 
 # case: nine_branches
-# xfail[mypy, pyright, basedpyright, pyrefly, ty]: library: parallel() is typed exactly for up to six branches only
 assert_type(parallel(a, b, c, d, e, f, g, h, i), AsyncSaga[Order, tuple[int, str, float, bool, bytes, None, complex, list[int], dict[str, int]], E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9])
 
 # case: ten_branches
-# xfail[mypy, pyright, basedpyright, pyrefly, ty]: library: parallel() is typed exactly for up to six branches only
 assert_type(parallel(a, b, c, d, e, f, g, h, i, j), AsyncSaga[Order, tuple[int, str, float, bool, bytes, None, complex, list[int], dict[str, int], tuple[int, str]], E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10])
 
 # case: the_step_after_two_branches_takes_the_tuple
 assert_type(parallel(a, b).then(step("combine", take_two)), AsyncSaga[Order, str, E1 | E2 | KeyError])
 
 # case: the_step_after_eight_branches_takes_the_exact_tuple
-# xfail[mypy, pyright, basedpyright, pyrefly, ty]: library: parallel() is typed exactly for up to six branches only
 assert_type(parallel(a, b, c, d, e, f, g, h).then(step("combine", take_eight)), AsyncSaga[Order, int, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | KeyError])
 
 # case: the_step_after_ten_branches_takes_the_exact_tuple
-# xfail[mypy, pyright, basedpyright, pyrefly, ty]: library: parallel() is typed exactly for up to six branches only
 assert_type(parallel(a, b, c, d, e, f, g, h, i, j).then(step("combine", take_ten)), AsyncSaga[Order, int, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | KeyError])
 
 # case: multi_step_branches_and_a_name
