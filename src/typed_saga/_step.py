@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeAlias, TypeVar, cast, overload
 
 from returns.future import FutureResult
@@ -26,8 +26,27 @@ AsyncCompensation: TypeAlias = Callable[
 ]
 """A compensation inside an async saga: sync, ``async def``, or ``FutureResult``."""
 
+# Async means Coroutine (what `async def` functions and methods return) or
+# FutureResult, not any Awaitable, wherever the overload must tell sync from
+# async: an async action, and the async compensation that makes a sync action's
+# step async. Awaitable is a protocol, and pyrefly takes returns'
+# `__getattr__: None` (on every container) for dynamic attributes, so to
+# pyrefly a plain Result is an Awaitable[Result]. With Awaitable there, a sync
+# step whose compensation was written for another step failed the sync
+# overload, matched an async one with _Out taken from the compensation, and
+# became AsyncSaga[..., Unknown] with no error; a lambda compensation matched
+# two overloads and became Unknown. Coroutine is a class, so neither happens,
+# and mypy, pyright and ty give the same verdicts either way (see
+# typesafety/matrix). The price: an action, or a sync action's only-async
+# compensation, typed `-> Awaitable[Result[...]]` rather than written with
+# `async def` is a type error; annotate it `-> Coroutine[Any, Any,
+# Result[...]]` (the runtime runs both as async). A loud, fixable error on a
+# rare annotation beats a silent hole in the most common mistake. Once the
+# action is async, its compensation may be any Awaitable (AsyncCompensation).
+_Coroutine: TypeAlias = Coroutine[Any, Any, _Out]
+
 _AsyncOnlyCompensation: TypeAlias = Callable[
-    [_Out], Awaitable[Result[object, object]] | FutureResult[object, object]
+    [_Out], _Coroutine[Result[object, object]] | FutureResult[object, object]
 ]
 
 
@@ -48,7 +67,7 @@ def step(
 @overload
 def step(
     name: str,
-    action: Callable[[_In], Awaitable[Result[_Out, _Err]]],
+    action: Callable[[_In], _Coroutine[Result[_Out, _Err]]],
     compensate: AsyncCompensation[_Out] | None = None,
 ) -> AsyncSaga[_In, _Out, _Err]: ...
 @overload

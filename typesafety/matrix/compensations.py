@@ -105,7 +105,6 @@ assert_type(step("allocate quota", allocate_quota, compensate=log_undo), Saga[Re
 assert_type(step("allocate quota", allocate_quota, release_and_report), Saga[Request, Quota, QuotaError])
 
 # case: a_lambda_compensation_gets_the_steps_output
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 assert_type(step("allocate quota", allocate_quota, compensate=lambda quota: release_by_id(quota.quota_id)), Saga[Request, Quota, QuotaError])
 
 # case: an_async_compensation_makes_an_async_saga
@@ -119,7 +118,6 @@ assert_type(step("allocate quota", allocate_quota, compensate=release_quota_asyn
 assert_type(step("allocate quota", allocate_quota_async, compensate=release_quota), AsyncSaga[Request, Quota, QuotaError])
 
 # case: a_compensation_for_another_steps_output
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 step("allocate quota", allocate_quota, compensate=release_gpu_quota)  # expect-error: release_gpu_quota takes a GpuQuota, the step makes a Quota
 
 # case: an_async_compensation_for_another_steps_output
@@ -129,14 +127,12 @@ step("allocate quota", allocate_quota_async, compensate=release_gpu_quota_async)
 step("allocate quota", allocate_quota_async, compensate=release_gpu_quota)  # expect-error: GpuQuota is not the step's Quota
 
 # case: an_async_compensation_for_another_output_in_a_sync_step
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 step("allocate quota", allocate_quota, compensate=release_gpu_quota_async)  # expect-error: GpuQuota is not the step's Quota
 
 # case: a_future_result_compensation_for_another_output
 step("allocate quota", allocate_quota_later, compensate=release_gpu_quota_later)  # expect-error: GpuQuota is not the step's Quota
 
 # case: a_compensation_of_the_steps_input
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 step("allocate quota", allocate_quota, compensate=cancel_request)  # expect-error: a compensation gets the step's output (Quota), not its input
 
 # case: a_compensation_returning_none
@@ -149,7 +145,6 @@ step("allocate quota", allocate_quota, compensate=release_with_reason)  # expect
 step("allocate quota", allocate_quota, compensate=release_everything)  # expect-error: a compensation takes the step's output
 
 # case: a_compensation_by_id_without_the_lambda
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 step("allocate quota", allocate_quota, compensate=release_by_id)  # expect-error: release_by_id takes a str; pass lambda quota: release_by_id(quota.quota_id)
 
 # case: a_lambda_compensation_using_a_missing_attribute

@@ -71,7 +71,6 @@ def create_volume_value(name: str) -> FutureResult[Volume, VolumeError]:
 assert_type(step("create volume", create_volume, compensate=delete_volume), AsyncSaga[str, Volume, VolumeError])
 
 # case: a_future_result_compensation_makes_a_sync_step_async
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 assert_type(step("reserve name", reserve_name, compensate=lambda name: FutureResult[None, str].from_value(None)), AsyncSaga[str, str, KeyError])
 
 # case: future_result_steps_chain
@@ -92,7 +91,6 @@ step("reserve name", reserve_name).then(step("snapshot", snapshot))  # expect-er
 step("create volume", create_volume, compensate=delete_snapshot)  # expect-error: delete_snapshot takes a Snapshot, the step makes a Volume
 
 # case: an_io_result_is_not_a_result
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 step("read label", read_label)  # expect-error: IOResult is not a Result: use .unsafe_perform_io() or a Result
 
 # case: a_future_safe_step_run_with_the_wrong_input

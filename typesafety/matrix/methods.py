@@ -103,7 +103,6 @@ assert_type(Provisioner().saga(), Saga[Request, Network, QuotaError | NetworkErr
 step("allocate quota", QuotaService.allocate)  # expect-error: QuotaService.allocate also takes self: use quotas.allocate
 
 # case: another_services_method_as_compensation
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 step("allocate quota", quotas.allocate, compensate=networks.delete)  # expect-error: networks.delete takes a Network, the step makes a Quota
 
 # case: a_method_returning_a_plain_value
@@ -113,7 +112,6 @@ step("current quota", quotas.current)  # expect-error: quotas.current returns a 
 step("allocate quota", quotas.allocate(Request("acme")))  # expect-error: pass the method, not its result
 
 # case: an_async_method_as_compensation_of_another_output
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 step("create network", networks.create, compensate=quotas.release_async)  # expect-error: release_async takes a Quota, the step makes a Network
 
 # case: methods_of_two_services_in_the_wrong_order

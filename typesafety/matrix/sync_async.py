@@ -6,7 +6,7 @@ await is the mistake to catch.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import Any, assert_type
 
@@ -72,6 +72,22 @@ async def refund_order(order: Order) -> Result[None, PaymentError]:
     return Success(None)
 
 
+def charge_awaitable(order: Order) -> Awaitable[Result[Payment, PaymentError]]:
+    return charge(order)
+
+
+def refund_awaitable(payment: Payment) -> Awaitable[Result[None, PaymentError]]:
+    return refund(payment)
+
+
+def unreserve_awaitable(order: Order) -> Awaitable[Result[None, KeyError]]:
+    return unreserve(order)
+
+
+async def unreserve(order: Order) -> Result[None, KeyError]:
+    return Success(None)
+
+
 checkout = step("reserve", reserve).then(step("charge", charge, compensate=refund)).then(step("ship", ship))
 
 # case: an_async_action_makes_an_async_saga
@@ -99,6 +115,10 @@ async def place(order: Order) -> None:
 
 # case: a_def_returning_a_coroutine_is_an_async_step
 assert_type(step("charge", charge_later), AsyncSaga[Order, Payment, PaymentError])
+
+# case: a_compensation_typed_awaitable
+assert_type(step("charge", charge, compensate=refund_awaitable), AsyncSaga[Order, Payment, PaymentError])
+assert_type(step("reserve", reserve).then(step("charge", charge_later, compensate=refund_awaitable)), AsyncSaga[Order, Payment, KeyError | PaymentError])
 
 # case: async_sagas_are_values_of_their_own_type
 def checkout_for(region: str) -> AsyncSaga[Order, Shipment, KeyError | PaymentError | ShippingError]:
@@ -137,6 +157,15 @@ step("reserve", reserve).run(Order("o-1"), compensation_timeout=5.0)  # expect-e
 
 # case: an_async_action_returning_a_plain_value
 step("charge", charge_amount)  # expect-error: the coroutine must return a Result
+
+# case: an_action_typed_awaitable_rather_than_coroutine
+step("charge", charge_awaitable)  # expect-error: by design (see _step.py): write async def, or annotate -> Coroutine[Any, Any, Result[...]]
+
+# case: a_sync_steps_compensation_typed_awaitable_rather_than_coroutine
+step("reserve", reserve, compensate=unreserve_awaitable)  # expect-error: by design (see _step.py): write async def, or annotate -> Coroutine[Any, Any, Result[...]]
+
+# case: a_sync_step_with_an_async_def_compensation
+assert_type(step("reserve", reserve, compensate=unreserve), AsyncSaga[Order, Order, KeyError])
 
 # case: an_async_step_taking_the_wrong_input
 step("reserve", reserve).then(step("ship", ship_async))  # expect-error: ship_async takes a Payment, not an Order

@@ -241,7 +241,6 @@ volume_step = step("create volume", create_volume, compensate=delete_volume)
 assert_type(volume_step, AsyncSaga[Quota, Volume, VolumeError])
 
 # case: a_lambda_compensation
-# xfail[pyrefly]: library: step()'s Awaitable overload accepts a sync Result on pyrefly (returns' `__getattr__: None`), so this becomes AsyncSaga[..., Unknown]
 release_by_id = step(
     "allocate quota",
     allocate_quota,
