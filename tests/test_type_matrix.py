@@ -71,3 +71,31 @@ def test_matrix_md_is_up_to_date(runs: Mapping[str, CheckerRun]) -> None:
         )
     )
     assert not diff, f"refresh it with `make matrix`:\n{diff}"
+
+
+# Beyond the verdicts: on pyright, a sync step's mistake is explained against
+# the sync overload of step(), not against an async-only compensation or a
+# FutureResult action (the order of step()'s overloads; see _step.py).
+SYNC_MISTAKES = (
+    "compensations::a_compensation_for_another_steps_output",
+    "compensations::a_compensation_returning_none",
+    "callables::a_callable_object_returning_a_plain_value",
+    "methods::a_method_returning_a_plain_value",
+    "future_result::an_io_result_is_not_a_result",
+)
+
+
+@pytest.mark.parametrize("checker", ["pyright", "basedpyright"])
+@pytest.mark.parametrize("case_id", SYNC_MISTAKES)
+def test_pyright_explains_sync_mistakes_against_the_sync_overload(
+    case_id: str, checker: str, runs: Mapping[str, CheckerRun]
+) -> None:
+    case = next(case for case in CASES if case.id == case_id)
+    said = " ".join(
+        d.message for d in judge(case, checker, runs[checker].diagnostics).diagnostics
+    )
+    assert (
+        "Result[_Out@step, _Err@step]" in said or "Compensation[_Out@step]" in said
+    ), said
+    assert "FutureResult" not in said, said
+    assert "_AsyncOnlyCompensation" not in said, said

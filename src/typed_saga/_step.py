@@ -50,8 +50,23 @@ _AsyncOnlyCompensation: TypeAlias = Callable[
 ]
 
 
-# Sync overloads first: when nothing matches, mypy reports against the first
-# one, and a sync mistake should not be answered with advice to go async.
+# Which overload a checker blames when none matches decides what the user
+# reads. mypy blames the first overload (any callable "looks like" any
+# Callable parameter to it); pyright blames, among the overloads with the
+# fewest mismatched arguments, the last one. So the sync overload comes first
+# (mypy) and again last (pyright): a sync mistake is then explained against
+# `(_In) -> Result[_Out, _Err]` and `Compensation[_Out]` on both, instead of
+# against an async-only compensation or a FutureResult action. The last one
+# is never the one that matches (the first one would have).
+#
+# On mypy a compensation written for another step's output still reads
+# 'Cannot infer value of type parameter "_Out"': mypy solves _Out from the
+# action and the compensation together and finds no solution. Typing the
+# action as a callback Protocol makes mypy solve it from the action first and
+# name the compensation ('expected "Callable[[Quota], Result[...]]"'), but
+# then mypy and ty no longer infer a lambda action's parameter when a
+# compensation is given: it becomes Any, silently. A cryptic message at the
+# right call beats a silent Any, so the action stays a Callable.
 @overload
 def step(
     name: str,
@@ -76,6 +91,12 @@ def step(
     action: Callable[[_In], FutureResult[_Out, _Err]],
     compensate: AsyncCompensation[_Out] | None = None,
 ) -> AsyncSaga[_In, _Out, _Err]: ...
+@overload
+def step(  # the sync overload again, for pyright's error messages (see above)
+    name: str,
+    action: Callable[[_In], Result[_Out, _Err]],
+    compensate: Compensation[_Out] | None = None,
+) -> Saga[_In, _Out, _Err]: ...
 def step(
     name: str,
     action: Callable[[_In], object],
