@@ -57,7 +57,8 @@ _AsyncOnlyCompensation: TypeAlias = Callable[
 # (mypy) and again last (pyright): a sync mistake is then explained against
 # `(_In) -> Result[_Out, _Err]` and `Compensation[_Out]` on both, instead of
 # against an async-only compensation or a FutureResult action. The last one
-# is never the one that matches (the first one would have).
+# is never the one that matches (the first one would have). New overloads
+# (other action shapes) go before it, so that it stays last.
 #
 # On mypy a compensation written for another step's output still reads
 # 'Cannot infer value of type parameter "_Out"': mypy solves _Out from the
