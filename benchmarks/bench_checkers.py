@@ -78,8 +78,10 @@ def chain_module(steps: int, *, shared_error: bool = False) -> str:
     lines += [")", f"saga = part_{(steps - 1) // CHUNK + 1}"]
     # The expected union, in aliases of at most CHUNK members for the same
     # reason (a 400-member `|` expression is too deep for pyright's parser).
-    errors = "E1"
+    errors = "Errors_1"
+    lines.append(f"{errors}: TypeAlias = E1")
     if not shared_error:
+        lines.pop()
         for start in range(1, steps + 1, CHUNK):
             members = [f"E{i}" for i in range(start, min(start + CHUNK, steps + 1))]
             if start > 1:
