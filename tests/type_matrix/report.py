@@ -31,7 +31,8 @@ def matrix_markdown(files: Sequence[CaseFile], verdicts: Sequence[Verdict]) -> s
         "A cell counts the cases a checker gets right: no error anywhere in a",
         "positive case (whose `assert_type`s pin exact types), and in a negative case",
         "an error on each marked line and nowhere else. *xfail* counts the cases",
-        "recorded as that checker's own limitation, listed below with the reason.",
+        "recorded as that checker's own limitation (or, marked `library:`, as a gap",
+        "in typed-saga's types), listed below with the reason.",
         "",
         "| checker | version | settings |",
         "|---|---|---|",
@@ -51,10 +52,14 @@ def matrix_markdown(files: Sequence[CaseFile], verdicts: Sequence[Verdict]) -> s
     else:
         lines += ["| case | checker | reason |", "|---|---|---|"]
         lines += [
-            f"| `{v.case.id}` | {v.checker} | {v.case.xfail[v.checker]} |"
+            f"| `{v.case.id}` | {v.checker} | {_cell_text(v.case.xfail[v.checker])} |"
             for v in xfails
         ]
     return "\n".join(lines) + "\n"
+
+
+def _cell_text(text: str) -> str:
+    return text.replace("|", "\\|")  # a bare | would end the table cell
 
 
 def _row(title: str, verdicts: Sequence[Verdict]) -> str:
