@@ -8,7 +8,7 @@ MERMAID := docs/assets/vendor/mermaid.min.js
 # Material for MkDocs prints a banner about its future on every build.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test lint typecheck pytest package docs docs-outputs tools bench mutation clean
+.PHONY: demo test lint typecheck pytest package docs docs-outputs tools matrix bench mutation clean
 
 $(VENV)/.installed-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src tests examples benchmarks scripts typesafety/pyright_usage.py typesafety/conftest.py
+	$(BIN)/mypy src tests examples benchmarks scripts typesafety/conftest.py
 	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 # What the docs' tests need besides Python packages: Mermaid's script and a
@@ -58,6 +58,12 @@ docs: $(VENV)/.installed-dev $(MERMAID)
 # Rewrite the generated output blocks of README.md and docs/ from a fresh run.
 docs-outputs: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.markdown_examples --update
+
+# The checker matrix (mypy, pyright, basedpyright, pyrefly, ty over
+# typesafety/matrix/) runs inside `make test` (tests/test_type_matrix.py);
+# this refreshes typesafety/matrix/MATRIX.md after a change to the cases.
+matrix: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.type_matrix --write
 
 # Not part of `make test`: figures go to BENCHMARKS.md (about a minute).
 bench: $(VENV)/.installed-dev

@@ -31,7 +31,7 @@ import gc
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial, reduce
 from typing import Any
@@ -51,7 +51,7 @@ BACKENDS = ("asyncio", "trio")
 
 AsyncThunk = Callable[[], Awaitable[object]]
 Pair = tuple[
-    Callable[[int], Awaitable[Result[int, str]]],
+    Callable[[int], Coroutine[Any, Any, Result[int, str]]],
     Callable[[int], Awaitable[Result[None, str]]],
 ]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,7 @@ def three_steps(
     """``s1 -> s2 -> s3``; each action and compensation awaits 3 times. As a
     chain, or (``shape="body"``) as a body that calls the three in a loop."""
 
-    def action(k: int) -> Callable[[str], Awaitable[Result[str, str]]]:
+    def action(k: int) -> Callable[[str], Coroutine[Any, Any, Result[str, str]]]:
         async def act(value: str) -> Result[str, str]:
             for _ in range(AWAITS_PER_CALL):
                 await probe.point()
@@ -468,7 +468,7 @@ class Hung:
 
     def saga(
         self,
-        last: Callable[[int], Awaitable[Result[int, str]]] = _refuse,
+        last: Callable[[int], Coroutine[Any, Any, Result[int, str]]] = _refuse,
         undo_b: Callable[[int], Awaitable[Result[None, str]]] = _hang,
     ) -> AsyncSaga[int, int, str]:
         """The saga; ``last`` is ``d``'s action, ``undo_b`` is ``b``'s compensation."""

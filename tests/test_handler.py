@@ -134,9 +134,9 @@ def test_action_definition_errors() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         Action("", lambda: Success(None))
     with pytest.raises(TypeError, match="must be callable"):
-        Action("x", None)  # type: ignore[call-overload]
+        Action("x", None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="must be callable"):
-        Action("x", lambda: Success(None), 3)  # type: ignore[call-overload]
+        Action("x", lambda: Success(None), 3)  # type: ignore[arg-type]
 
 
 def test_unknown_policy_rejected_before_actions_called() -> None:

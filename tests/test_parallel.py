@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +92,9 @@ class World:
 
         return comp
 
-    def undo_async(self, name: str) -> Callable[[object], Awaitable[Result[None, str]]]:
+    def undo_async(
+        self, name: str
+    ) -> Callable[[object], Coroutine[Any, Any, Result[None, str]]]:
         """An async compensation that awaits twice, then records its argument."""
 
         async def comp(value: object) -> Result[None, str]:
@@ -105,7 +107,7 @@ class World:
 
     def undo_failing(
         self, name: str
-    ) -> Callable[[object], Awaitable[Result[None, str]]]:
+    ) -> Callable[[object], Coroutine[Any, Any, Result[None, str]]]:
         """An async compensation that records its call, then fails."""
 
         async def comp(value: object) -> Result[None, str]:
@@ -323,7 +325,9 @@ def test_branch_compensations_run_concurrently(backend: str) -> None:
     started: list[str] = []
     undone: list[str] = []
 
-    def rendezvous_undo(name: str) -> Callable[[object], Awaitable[Result[None, str]]]:
+    def rendezvous_undo(
+        name: str,
+    ) -> Callable[[object], Coroutine[Any, Any, Result[None, str]]]:
         async def comp(value: object) -> Result[None, str]:
             started.append(name)
             for _ in range(1000):  # checkpoints, not seconds

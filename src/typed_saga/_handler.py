@@ -8,16 +8,16 @@ runs on the same engine as :class:`~typed_saga.Saga`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import (
     TYPE_CHECKING,
+    Any,
     Final,
     Generic,
     Protocol,
     TypeVar,
     cast,
     final,
-    overload,
 )
 
 from returns.result import Result, Success
@@ -57,27 +57,16 @@ class Action(Generic[_Err_co]):
     _compensate: Callable[[], Result[object, object]] | None
     _node: Step | None
 
-    @overload
     def __init__(
         self,
         name: str,
-        action: Callable[[], Result[object, _Err_co]],
-        compensate: Callable[[], Result[object, object]] | None = None,
-    ) -> None: ...
-    @overload
-    def __init__(
-        self,
-        name: str,
-        action: Callable[[], Awaitable[Result[object, _Err_co]]],
-        compensate: Callable[[], Result[object, object]]
-        | Callable[[], Awaitable[Result[object, object]]]
+        action: Callable[
+            [], Result[object, _Err_co] | Coroutine[Any, Any, Result[object, _Err_co]]
+        ],
+        compensate: Callable[
+            [], Result[object, object] | Awaitable[Result[object, object]]
+        ]
         | None = None,
-    ) -> None: ...
-    def __init__(
-        self,
-        name: str,
-        action: Callable[[], object],
-        compensate: Callable[[], object] | None = None,
     ) -> None:
         check_name(name, "action")
         check_callable(action, "action", name)

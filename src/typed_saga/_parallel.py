@@ -16,12 +16,28 @@ _C = TypeVar("_C")
 _D = TypeVar("_D")
 _E = TypeVar("_E")
 _F = TypeVar("_F")
+_G = TypeVar("_G")
+_H = TypeVar("_H")
+_I = TypeVar("_I")
+_J = TypeVar("_J")
 _Ea = TypeVar("_Ea")
 _Eb = TypeVar("_Eb")
 _Ec = TypeVar("_Ec")
 _Ed = TypeVar("_Ed")
 _Ee = TypeVar("_Ee")
 _Ef = TypeVar("_Ef")
+_Eg = TypeVar("_Eg")
+_Eh = TypeVar("_Eh")
+_Ei = TypeVar("_Ei")
+_Ej = TypeVar("_Ej")
+
+# One exact overload per arity, 2 to 10 branches: AsyncSaga[In, tuple[A, B, ...],
+# Ea | Eb | ...], so the step after the group can take the exact tuple. A
+# TypeVarTuple cannot say "the output of each branch" (typing has no map over
+# a TypeVarTuple), hence the list. The same for calls inside a body (each
+# with its own input), then a list of calls of one type, of any length.
+# Beyond ten sagas, the last overload falls back to tuple[object, ...] with the
+# errors joined.
 
 
 @overload
@@ -31,7 +47,11 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncSaga[_In, tuple[_A, _B], _Ea | _Eb]: ...
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B],
+    _Ea | _Eb,
+]: ...
 @overload
 def parallel(
     a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
@@ -40,7 +60,11 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncSaga[_In, tuple[_A, _B, _C], _Ea | _Eb | _Ec]: ...
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C],
+    _Ea | _Eb | _Ec,
+]: ...
 @overload
 def parallel(
     a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
@@ -50,7 +74,11 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncSaga[_In, tuple[_A, _B, _C, _D], _Ea | _Eb | _Ec | _Ed]: ...
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D],
+    _Ea | _Eb | _Ec | _Ed,
+]: ...
 @overload
 def parallel(
     a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
@@ -61,7 +89,11 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncSaga[_In, tuple[_A, _B, _C, _D, _E], _Ea | _Eb | _Ec | _Ed | _Ee]: ...
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E],
+    _Ea | _Eb | _Ec | _Ed | _Ee,
+]: ...
 @overload
 def parallel(
     a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
@@ -74,9 +106,84 @@ def parallel(
     *,
     name: str | None = None,
 ) -> AsyncSaga[
-    _In, tuple[_A, _B, _C, _D, _E, _F], _Ea | _Eb | _Ec | _Ed | _Ee | _Ef
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef,
 ]: ...
-# Inside an async body: calls with their own inputs, or a list of calls.
+@overload
+def parallel(
+    a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
+    b: Saga[_In, _B, _Eb] | AsyncSaga[_In, _B, _Eb],
+    c: Saga[_In, _C, _Ec] | AsyncSaga[_In, _C, _Ec],
+    d: Saga[_In, _D, _Ed] | AsyncSaga[_In, _D, _Ed],
+    e: Saga[_In, _E, _Ee] | AsyncSaga[_In, _E, _Ee],
+    f: Saga[_In, _F, _Ef] | AsyncSaga[_In, _F, _Ef],
+    g: Saga[_In, _G, _Eg] | AsyncSaga[_In, _G, _Eg],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F, _G],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg,
+]: ...
+@overload
+def parallel(
+    a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
+    b: Saga[_In, _B, _Eb] | AsyncSaga[_In, _B, _Eb],
+    c: Saga[_In, _C, _Ec] | AsyncSaga[_In, _C, _Ec],
+    d: Saga[_In, _D, _Ed] | AsyncSaga[_In, _D, _Ed],
+    e: Saga[_In, _E, _Ee] | AsyncSaga[_In, _E, _Ee],
+    f: Saga[_In, _F, _Ef] | AsyncSaga[_In, _F, _Ef],
+    g: Saga[_In, _G, _Eg] | AsyncSaga[_In, _G, _Eg],
+    h: Saga[_In, _H, _Eh] | AsyncSaga[_In, _H, _Eh],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh,
+]: ...
+@overload
+def parallel(
+    a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
+    b: Saga[_In, _B, _Eb] | AsyncSaga[_In, _B, _Eb],
+    c: Saga[_In, _C, _Ec] | AsyncSaga[_In, _C, _Ec],
+    d: Saga[_In, _D, _Ed] | AsyncSaga[_In, _D, _Ed],
+    e: Saga[_In, _E, _Ee] | AsyncSaga[_In, _E, _Ee],
+    f: Saga[_In, _F, _Ef] | AsyncSaga[_In, _F, _Ef],
+    g: Saga[_In, _G, _Eg] | AsyncSaga[_In, _G, _Eg],
+    h: Saga[_In, _H, _Eh] | AsyncSaga[_In, _H, _Eh],
+    i: Saga[_In, _I, _Ei] | AsyncSaga[_In, _I, _Ei],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H, _I],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh | _Ei,
+]: ...
+@overload
+def parallel(
+    a: Saga[_In, _A, _Ea] | AsyncSaga[_In, _A, _Ea],
+    b: Saga[_In, _B, _Eb] | AsyncSaga[_In, _B, _Eb],
+    c: Saga[_In, _C, _Ec] | AsyncSaga[_In, _C, _Ec],
+    d: Saga[_In, _D, _Ed] | AsyncSaga[_In, _D, _Ed],
+    e: Saga[_In, _E, _Ee] | AsyncSaga[_In, _E, _Ee],
+    f: Saga[_In, _F, _Ef] | AsyncSaga[_In, _F, _Ef],
+    g: Saga[_In, _G, _Eg] | AsyncSaga[_In, _G, _Eg],
+    h: Saga[_In, _H, _Eh] | AsyncSaga[_In, _H, _Eh],
+    i: Saga[_In, _I, _Ei] | AsyncSaga[_In, _I, _Ei],
+    j: Saga[_In, _J, _Ej] | AsyncSaga[_In, _J, _Ej],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncSaga[
+    _In,
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H, _I, _J],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh | _Ei | _Ej,
+]: ...
 @overload
 def parallel(
     a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
@@ -84,7 +191,10 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncCall[tuple[_A, _B], _Ea | _Eb]: ...
+) -> AsyncCall[
+    tuple[_A, _B],
+    _Ea | _Eb,
+]: ...
 @overload
 def parallel(
     a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
@@ -93,7 +203,10 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncCall[tuple[_A, _B, _C], _Ea | _Eb | _Ec]: ...
+) -> AsyncCall[
+    tuple[_A, _B, _C],
+    _Ea | _Eb | _Ec,
+]: ...
 @overload
 def parallel(
     a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
@@ -103,7 +216,10 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncCall[tuple[_A, _B, _C, _D], _Ea | _Eb | _Ec | _Ed]: ...
+) -> AsyncCall[
+    tuple[_A, _B, _C, _D],
+    _Ea | _Eb | _Ec | _Ed,
+]: ...
 @overload
 def parallel(
     a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
@@ -114,7 +230,10 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncCall[tuple[_A, _B, _C, _D, _E], _Ea | _Eb | _Ec | _Ed | _Ee]: ...
+) -> AsyncCall[
+    tuple[_A, _B, _C, _D, _E],
+    _Ea | _Eb | _Ec | _Ed | _Ee,
+]: ...
 @overload
 def parallel(
     a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
@@ -126,7 +245,80 @@ def parallel(
     /,
     *,
     name: str | None = None,
-) -> AsyncCall[tuple[_A, _B, _C, _D, _E, _F], _Ea | _Eb | _Ec | _Ed | _Ee | _Ef]: ...
+) -> AsyncCall[
+    tuple[_A, _B, _C, _D, _E, _F],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef,
+]: ...
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    c: Call[_C, _Ec] | AsyncCall[_C, _Ec],
+    d: Call[_D, _Ed] | AsyncCall[_D, _Ed],
+    e: Call[_E, _Ee] | AsyncCall[_E, _Ee],
+    f: Call[_F, _Ef] | AsyncCall[_F, _Ef],
+    g: Call[_G, _Eg] | AsyncCall[_G, _Eg],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[
+    tuple[_A, _B, _C, _D, _E, _F, _G],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg,
+]: ...
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    c: Call[_C, _Ec] | AsyncCall[_C, _Ec],
+    d: Call[_D, _Ed] | AsyncCall[_D, _Ed],
+    e: Call[_E, _Ee] | AsyncCall[_E, _Ee],
+    f: Call[_F, _Ef] | AsyncCall[_F, _Ef],
+    g: Call[_G, _Eg] | AsyncCall[_G, _Eg],
+    h: Call[_H, _Eh] | AsyncCall[_H, _Eh],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh,
+]: ...
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    c: Call[_C, _Ec] | AsyncCall[_C, _Ec],
+    d: Call[_D, _Ed] | AsyncCall[_D, _Ed],
+    e: Call[_E, _Ee] | AsyncCall[_E, _Ee],
+    f: Call[_F, _Ef] | AsyncCall[_F, _Ef],
+    g: Call[_G, _Eg] | AsyncCall[_G, _Eg],
+    h: Call[_H, _Eh] | AsyncCall[_H, _Eh],
+    i: Call[_I, _Ei] | AsyncCall[_I, _Ei],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H, _I],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh | _Ei,
+]: ...
+@overload
+def parallel(
+    a: Call[_A, _Ea] | AsyncCall[_A, _Ea],
+    b: Call[_B, _Eb] | AsyncCall[_B, _Eb],
+    c: Call[_C, _Ec] | AsyncCall[_C, _Ec],
+    d: Call[_D, _Ed] | AsyncCall[_D, _Ed],
+    e: Call[_E, _Ee] | AsyncCall[_E, _Ee],
+    f: Call[_F, _Ef] | AsyncCall[_F, _Ef],
+    g: Call[_G, _Eg] | AsyncCall[_G, _Eg],
+    h: Call[_H, _Eh] | AsyncCall[_H, _Eh],
+    i: Call[_I, _Ei] | AsyncCall[_I, _Ei],
+    j: Call[_J, _Ej] | AsyncCall[_J, _Ej],
+    /,
+    *,
+    name: str | None = None,
+) -> AsyncCall[
+    tuple[_A, _B, _C, _D, _E, _F, _G, _H, _I, _J],
+    _Ea | _Eb | _Ec | _Ed | _Ee | _Ef | _Eg | _Eh | _Ei | _Ej,
+]: ...
 @overload
 def parallel(
     calls: Iterable[Call[_A, _Ea] | AsyncCall[_A, _Ea]],

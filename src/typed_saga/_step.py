@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar, cast, overload
 
 from returns.future import FutureResult
@@ -38,13 +38,48 @@ _AnyDefinition: TypeAlias = (
     | AsyncMultiStep[..., Any, Any]
 )
 
+# Async means Coroutine (what `async def` functions and methods return) or
+# FutureResult, not any Awaitable, wherever the overload must tell sync from
+# async: an async action, and the async compensation that makes a sync action's
+# step async. Awaitable is a protocol, and pyrefly takes returns'
+# `__getattr__: None` (on every container) for dynamic attributes, so to
+# pyrefly a plain Result is an Awaitable[Result]. With Awaitable there, a sync
+# step whose compensation was written for another step failed the sync
+# overload, matched an async one with _Out taken from the compensation, and
+# became AsyncSaga[..., Unknown] with no error; a lambda compensation matched
+# two overloads and became Unknown. Coroutine is a class, so neither happens,
+# and mypy, pyright and ty give the same verdicts either way (see
+# typesafety/matrix). The price: an action, or a sync action's only-async
+# compensation, typed `-> Awaitable[Result[...]]` rather than written with
+# `async def` is a type error; annotate it `-> Coroutine[Any, Any,
+# Result[...]]` (the runtime runs both as async). A loud, fixable error on a
+# rare annotation beats a silent hole in the most common mistake. Once the
+# action is async, its compensation may be any Awaitable (AsyncCompensation).
+_Coroutine: TypeAlias = Coroutine[Any, Any, _Out]
+
 _AsyncOnlyCompensation: TypeAlias = Callable[
-    [_Out], Awaitable[Result[object, object]] | FutureResult[object, object]
+    [_Out], _Coroutine[Result[object, object]] | FutureResult[object, object]
 ]
 
 
-# Sync overloads first: when nothing matches, mypy reports against the first
-# one, and a sync mistake should not be answered with advice to go async.
+# Which overload a checker blames when none matches decides what the user
+# reads. mypy blames the first overload (any callable "looks like" any
+# Callable parameter to it); pyright blames, among the overloads with the
+# fewest mismatched arguments, the last one. So the sync overload comes first
+# (mypy) and again last (pyright): a sync mistake is then explained against
+# `(_In) -> Result[_Out, _Err]` and `Compensation[_Out]` on both, instead of
+# against an async-only compensation or a FutureResult action. The last one
+# is never the one that matches (the first one would have). New overloads
+# (other action shapes) go before it, so that it stays last.
+#
+# On mypy a compensation written for another step's output still reads
+# 'Cannot infer value of type parameter "_Out"': mypy solves _Out from the
+# action and the compensation together and finds no solution. Typing the
+# action as a callback Protocol makes mypy solve it from the action first and
+# name the compensation ('expected "Callable[[Quota], Result[...]]"'), but
+# then mypy and ty no longer infer a lambda action's parameter when a
+# compensation is given: it becomes Any, silently. A cryptic message at the
+# right call beats a silent Any, so the action stays a Callable.
 @overload
 def step(
     name: str,
@@ -64,7 +99,7 @@ def step(
 @overload
 def step(
     name: str,
-    action: Callable[[_In], Awaitable[Result[_Out, _Err]]],
+    action: Callable[[_In], _Coroutine[Result[_Out, _Err]]],
     compensate: AsyncCompensation[_Out] | None = None,
     *,
     retry: Retry | None = None,
@@ -98,7 +133,7 @@ def step(
 @overload
 def step(
     name: str,
-    action: Callable[Concatenate[_A, _B, _P], Awaitable[Result[_Out, _Err]]],
+    action: Callable[Concatenate[_A, _B, _P], _Coroutine[Result[_Out, _Err]]],
     compensate: AsyncCompensation[_Out] | None = None,
     *,
     retry: Retry | None = None,
@@ -111,6 +146,14 @@ def step(
     *,
     retry: Retry | None = None,
 ) -> AsyncMultiStep[Concatenate[_A, _B, _P], _Out, _Err]: ...
+@overload
+def step(  # the sync overload again, for pyright's error messages (see above)
+    name: str,
+    action: Callable[[_In], Result[_Out, _Err]],
+    compensate: Compensation[_Out] | None = None,
+    *,
+    retry: Retry | None = None,
+) -> Saga[_In, _Out, _Err]: ...
 def step(
     name: str,
     action: Callable[..., object],

@@ -1,11 +1,7 @@
-"""Typed usage of typed-saga, checked by both ``mypy --strict`` and basedpyright.
+"""A tour: one realistic provisioning workflow, end to end.
 
-A realistic provisioning workflow (sync, async, parallel, Go-style handler,
-report), with ``assert_type`` on every type a user relies on. Nothing here
-runs in the test suite: the type checkers are the test. Check it with::
-
-    mypy typesafety/pyright_usage.py
-    basedpyright        # [tool.basedpyright] includes this file
+Sync, async, parallel, a Go-style handler and a report, with ``assert_type``
+on every type a user relies on (formerly ``typesafety/pyright_usage.py``).
 """
 
 from __future__ import annotations
@@ -136,36 +132,7 @@ def to_response(server: Server) -> Response:
     return Response(server.server_id)
 
 
-provision = (
-    step("allocate quota", allocate_quota, compensate=release_quota)
-    .then(step("create network", create_network, compensate=delete_network))
-    .then(step("create server", create_server))
-    .map(to_response)
-)
-assert_type(provision, Saga[Request, Response, QuotaError | NetworkError | ServerError])
-
-result = provision.run(Request("eu-west", 4), on_compensation_failure="stop")
-assert_type(result, Result[Response, QuotaError | NetworkError | ServerError])
-
-policy: Policy = "continue"
-report = provision.run_with_report(
-    Request("eu-west", 4), on_compensation_failure=policy
-)
-assert_type(report, SagaReport[Response, QuotaError | NetworkError | ServerError])
-assert_type(report.result, Result[Response, QuotaError | NetworkError | ServerError])
-assert_type(report.steps, tuple[StepRecord, ...])
-assert_type(report.needs_cleanup, tuple[str, ...])
-first: StepRecord = report.steps[0]
-assert_type(first.name, str)
-assert_type(first.outcome, StepOutcome)
-assert_type(first.error, object)
-table: str = str(report)
-
-named = provision.named("provision").with_listeners(print)
-assert_type(named, Saga[Request, Response, QuotaError | NetworkError | ServerError])
-
-
-# --- async steps, FutureResult, parallel ---------------------------------------
+# --- async steps and FutureResult ---------------------------------------------
 
 
 async def create_network_async(quota: Quota) -> Result[Network, NetworkError]:
@@ -193,72 +160,6 @@ async def create_server_async(
 ) -> Result[Server, ServerError]:
     """Create the server with its network and volume."""
     return Success(Server("srv-1"))
-
-
-network_step = step(
-    "create network", create_network_async, compensate=delete_network_async
-)
-assert_type(network_step, AsyncSaga[Quota, Network, NetworkError])
-
-volume_step = step("create volume", create_volume, compensate=delete_volume)
-assert_type(volume_step, AsyncSaga[Quota, Volume, VolumeError])
-
-release_by_id = step(
-    "allocate quota",
-    allocate_quota,
-    compensate=lambda quota: release_quota_id(quota.quota_id),
-)
-assert_type(release_by_id, Saga[Request, Quota, QuotaError])
-
-resources = parallel(network_step, volume_step)
-assert_type(
-    resources, AsyncSaga[Quota, tuple[Network, Volume], NetworkError | VolumeError]
-)
-
-mixed = parallel(step("create network", create_network), volume_step, name="resources")
-assert_type(mixed, AsyncSaga[Quota, tuple[Network, Volume], NetworkError | VolumeError])
-
-provision_async = (
-    step("allocate quota", allocate_quota, compensate=release_quota)
-    .then(resources)
-    .then(step("create server", create_server_async))
-    .map(to_response)
-)
-assert_type(
-    provision_async,
-    AsyncSaga[Request, Response, QuotaError | NetworkError | VolumeError | ServerError],
-)
-
-
-async def provision_twice(request: Request) -> Response | None:
-    """Await the async saga: ``run`` and ``run_with_report`` are coroutines."""
-    outcome = await provision_async.run(request, compensation_timeout=10.0)
-    assert_type(
-        outcome, Result[Response, QuotaError | NetworkError | VolumeError | ServerError]
-    )
-    async_report = await provision_async.run_with_report(request)
-    assert_type(
-        async_report,
-        SagaReport[Response, QuotaError | NetworkError | VolumeError | ServerError],
-    )
-    return outcome.value_or(None)
-
-
-# --- listeners -----------------------------------------------------------------
-
-
-def alert_on_compensation_failure(event: Event) -> None:
-    """A listener: page someone when an undo fails."""
-    if isinstance(event, CompensationFailed):
-        assert_type(event.step, str)
-        assert_type(event.error, object)
-
-
-observed = provision_async.with_listeners(alert_on_compensation_failure)
-assert_type(
-    observed,
-    AsyncSaga[Request, Response, QuotaError | NetworkError | VolumeError | ServerError],
-)
 
 
 # --- the Go-style handler ------------------------------------------------------
@@ -298,6 +199,108 @@ class ProvisionHandler:
         return Success(None)
 
 
+# case: a_sync_provisioning_saga
+provision = (
+    step("allocate quota", allocate_quota, compensate=release_quota)
+    .then(step("create network", create_network, compensate=delete_network))
+    .then(step("create server", create_server))
+    .map(to_response)
+)
+assert_type(provision, Saga[Request, Response, QuotaError | NetworkError | ServerError])
+
+# case: run_and_report
+result = provision.run(Request("eu-west", 4), on_compensation_failure="stop")
+assert_type(result, Result[Response, QuotaError | NetworkError | ServerError])
+
+policy: Policy = "continue"
+report = provision.run_with_report(
+    Request("eu-west", 4), on_compensation_failure=policy
+)
+assert_type(report, SagaReport[Response, QuotaError | NetworkError | ServerError])
+assert_type(report.result, Result[Response, QuotaError | NetworkError | ServerError])
+assert_type(report.steps, tuple[StepRecord, ...])
+assert_type(report.needs_cleanup, tuple[str, ...])
+first: StepRecord = report.steps[0]
+assert_type(first.name, str)
+assert_type(first.outcome, StepOutcome)
+assert_type(first.error, object)
+table: str = str(report)
+
+# case: named_with_a_listener
+named = provision.named("provision").with_listeners(print)
+assert_type(named, Saga[Request, Response, QuotaError | NetworkError | ServerError])
+
+
+# case: async_and_future_result_steps
+network_step = step(
+    "create network", create_network_async, compensate=delete_network_async
+)
+assert_type(network_step, AsyncSaga[Quota, Network, NetworkError])
+
+volume_step = step("create volume", create_volume, compensate=delete_volume)
+assert_type(volume_step, AsyncSaga[Quota, Volume, VolumeError])
+
+# case: a_lambda_compensation
+release_by_id = step(
+    "allocate quota",
+    allocate_quota,
+    compensate=lambda quota: release_quota_id(quota.quota_id),
+)
+assert_type(release_by_id, Saga[Request, Quota, QuotaError])
+
+# case: parallel_resources
+resources = parallel(network_step, volume_step)
+assert_type(
+    resources, AsyncSaga[Quota, tuple[Network, Volume], NetworkError | VolumeError]
+)
+
+mixed = parallel(step("create network", create_network), volume_step, name="resources")
+assert_type(mixed, AsyncSaga[Quota, tuple[Network, Volume], NetworkError | VolumeError])
+
+# case: an_async_provisioning_saga
+provision_async = (
+    step("allocate quota", allocate_quota, compensate=release_quota)
+    .then(resources)
+    .then(step("create server", create_server_async))
+    .map(to_response)
+)
+assert_type(
+    provision_async,
+    AsyncSaga[Request, Response, QuotaError | NetworkError | VolumeError | ServerError],
+)
+
+
+# case: awaited_runs
+async def provision_twice(request: Request) -> Response | None:
+    """Await the async saga: ``run`` and ``run_with_report`` are coroutines."""
+    outcome = await provision_async.run(request, compensation_timeout=10.0)
+    assert_type(
+        outcome, Result[Response, QuotaError | NetworkError | VolumeError | ServerError]
+    )
+    async_report = await provision_async.run_with_report(request)
+    assert_type(
+        async_report,
+        SagaReport[Response, QuotaError | NetworkError | VolumeError | ServerError],
+    )
+    return outcome.value_or(None)
+
+
+# case: a_listener_narrowing_events
+def alert_on_compensation_failure(event: Event) -> None:
+    """A listener: page someone when an undo fails."""
+    if isinstance(event, CompensationFailed):
+        assert_type(event.step, str)
+        assert_type(event.error, object)
+
+
+observed = provision_async.with_listeners(alert_on_compensation_failure)
+assert_type(
+    observed,
+    AsyncSaga[Request, Response, QuotaError | NetworkError | VolumeError | ServerError],
+)
+
+
+# case: the_go_style_handler
 handled = run(
     ProvisionHandler(Request("eu-west", 4)), on_compensation_failure="continue"
 )
