@@ -298,6 +298,18 @@ def test_quota_failure_touches_nothing(tmp_path: Path) -> None:
             id="async-trio",
         ),
         pytest.param(
+            "book_trip.py",
+            [],
+            [
+                "saga 'book trip' failed at step 'charge card'",
+                "  - hotel in Rome for Di\n  - flight to Rome for Di\n",
+                "left behind by the failed run: nothing",
+                "RollbackCheck(steps=('reserve flight', 'reserve hotel', "
+                "'charge card')",
+            ],
+            id="book-trip",
+        ),
+        pytest.param(
             "go_style_handler.py",
             [],
             [
