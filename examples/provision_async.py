@@ -2,10 +2,19 @@
 
     allocate quota -> parallel(create network, create volume) -> create server
 
-Every API call awaits (``anyio.sleep``), like a real HTTP call. The network and
-the volume are created at the same time. In the second run the server cannot
-be created, so the saga deletes the network and the volume (concurrently) and
-then releases the quota.
+The saga is a body: the server step needs the request, the network and the
+volume, and the body hands it all three from its local variables, so no
+step has to carry an earlier value forward for a later one.
+
+Every API call awaits (``anyio.sleep``), like a real HTTP call. The network
+and the volume are created at the same time. Three runs:
+
+1. zone-a has room: everything is created.
+2. zone-b is full: the server step fails, so the saga deletes the network and
+   the volume (concurrently), then releases the quota.
+3. zone-c is slow, and the caller gives up (a timeout) while the server is
+   being created: the server request is interrupted, the completed steps are
+   undone in a shielded scope, then the cancellation reaches the caller.
 
 Run it: ``python examples/provision_async.py`` (or ``... trio`` to run on trio)
 """
@@ -13,13 +22,13 @@ Run it: ``python examples/provision_async.py`` (or ``... trio`` to run on trio)
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from time import perf_counter
 
 import anyio
 from returns.result import Failure, Result, Success
 
-from typed_saga import parallel, step
+from typed_saga import AsyncBody, AsyncSaga, parallel, saga, step
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,6 @@ class Quota:
     """CPUs and disk reserved for the request."""
 
     id: str
-    request: Request = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,6 @@ class Network:
     """A network under the quota."""
 
     id: str
-    quota: Quota = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -75,18 +82,20 @@ class CloudError:
 class FakeCloudAPI:
     """An in-process stand-in for an async cloud API.
 
-    Each call takes ``latency`` seconds; ``resources`` is what exists now.
+    Each call takes ``latency`` seconds (creating a server in a slow zone,
+    ten times that); ``resources`` is what exists now.
     """
 
     def __init__(self, latency: float = 0.05) -> None:
         self.latency = latency
         self.resources: set[str] = set()
         self.full_zones = {"zone-b"}
+        self.slow_zones = {"zone-c"}
         self._started = perf_counter()
 
-    async def _call(self, what: str) -> None:
+    async def _call(self, what: str, latency: float | None = None) -> None:
         self._log(f"{what} ...")
-        await anyio.sleep(self.latency)
+        await anyio.sleep(self.latency if latency is None else latency)
         self._log(f"{what} done")
 
     def _log(self, text: str) -> None:
@@ -99,7 +108,7 @@ class FakeCloudAPI:
     async def allocate_quota(self, request: Request) -> Result[Quota, CloudError]:
         """Reserve the quota."""
         await self._call("allocate quota")
-        return Success(Quota(self._add(f"quota/{request.tenant}"), request))
+        return Success(Quota(self._add(f"quota/{request.tenant}")))
 
     async def release_quota(self, quota: Quota) -> Result[None, CloudError]:
         """Undo allocate_quota."""
@@ -107,10 +116,12 @@ class FakeCloudAPI:
         self.resources.remove(quota.id)
         return Success(None)
 
-    async def create_network(self, quota: Quota) -> Result[Network, CloudError]:
-        """Create the network."""
-        await self._call("create network")
-        return Success(Network(self._add(f"net/{quota.request.tenant}"), quota))
+    async def create_network(
+        self, request: Request, quota: Quota
+    ) -> Result[Network, CloudError]:
+        """Create the network under the quota."""
+        await self._call(f"create network under {quota.id}")
+        return Success(Network(self._add(f"net/{request.tenant}")))
 
     async def delete_network(self, network: Network) -> Result[None, CloudError]:
         """Undo create_network."""
@@ -118,10 +129,12 @@ class FakeCloudAPI:
         self.resources.remove(network.id)
         return Success(None)
 
-    async def create_volume(self, quota: Quota) -> Result[Volume, CloudError]:
-        """Create the volume."""
-        await self._call(f"create volume ({quota.request.disk_gb} GB)")
-        return Success(Volume(self._add(f"vol/{quota.request.tenant}")))
+    async def create_volume(
+        self, request: Request, quota: Quota
+    ) -> Result[Volume, CloudError]:
+        """Create the volume under the quota."""
+        await self._call(f"create volume ({request.disk_gb} GB) under {quota.id}")
+        return Success(Volume(self._add(f"vol/{request.tenant}")))
 
     async def delete_volume(self, volume: Volume) -> Result[None, CloudError]:
         """Undo create_volume."""
@@ -130,12 +143,11 @@ class FakeCloudAPI:
         return Success(None)
 
     async def create_server(
-        self, parts: tuple[Network, Volume]
+        self, request: Request, network: Network, volume: Volume
     ) -> Result[Server, CloudError]:
         """Create the server on the network, with the volume attached."""
-        network, volume = parts
-        request = network.quota.request
-        await self._call("create server")
+        slow = request.zone in self.slow_zones
+        await self._call("create server", self.latency * 10 if slow else None)
         if request.zone in self.full_zones:
             return Failure(
                 CloudError("create server", f"no capacity in {request.zone}")
@@ -143,22 +155,26 @@ class FakeCloudAPI:
         return Success(Server(self._add(f"server/{request.tenant}"), network, volume))
 
 
-async def provision(api: FakeCloudAPI, request: Request) -> bool:
+def provisioning(api: FakeCloudAPI) -> AsyncSaga[Request, Server, CloudError]:
+    """The saga, against ``api``: a body whose locals carry every value."""
+    allocate = step("allocate quota", api.allocate_quota, compensate=api.release_quota)
+    network = step("create network", api.create_network, compensate=api.delete_network)
+    volume = step("create volume", api.create_volume, compensate=api.delete_volume)
+    server = step("create server", api.create_server)  # the last step: nothing to undo
+
+    @saga("provision")
+    def provision(request: Request) -> AsyncBody[Server, CloudError]:
+        quota = yield from allocate(request)
+        net, vol = yield from parallel(network(request, quota), volume(request, quota))
+        return (yield from server(request, net, vol))
+
+    return provision
+
+
+async def provision_once(api: FakeCloudAPI, request: Request) -> bool:
     """Run the saga for one request; report it; tell whether nothing leaked."""
-    saga = (
-        step("allocate quota", api.allocate_quota, compensate=api.release_quota)
-        .then(
-            parallel(
-                step(
-                    "create network", api.create_network, compensate=api.delete_network
-                ),
-                step("create volume", api.create_volume, compensate=api.delete_volume),
-            )
-        )
-        .then(step("create server", api.create_server))
-    )  # AsyncSaga[Request, Server, CloudError]
     before = set(api.resources)
-    report = await saga.run_with_report(request)
+    report = await provisioning(api).run_with_report(request)
     print(report)
     print(f"exists now: {sorted(api.resources)}")
     if isinstance(report.result, Success):
@@ -168,14 +184,29 @@ async def provision(api: FakeCloudAPI, request: Request) -> bool:
     return not leaked
 
 
+async def give_up_after(api: FakeCloudAPI, request: Request, seconds: float) -> bool:
+    """Run the saga under a timeout that expires while the server is created."""
+    before = set(api.resources)
+    with anyio.move_on_after(seconds) as scope:
+        await provisioning(api).run(request, compensation_timeout=5)
+        print("  not reached: the run was cancelled")
+    print(f"the caller gave up after {seconds}s: cancelled={scope.cancelled_caught}")
+    leaked = api.resources - before
+    print(f"left behind by the cancelled run: {sorted(leaked) or 'nothing'}")
+    return scope.cancelled_caught and not leaked
+
+
 async def main() -> int:
-    """Run the saga twice: once succeeding, once rolled back."""
+    """Run the saga three times: it succeeds, fails, and is cancelled."""
     ok = True
     for number, zone in enumerate(("zone-a", "zone-b"), start=1):
         print(f"{number}) acme in {zone}:")
         api = FakeCloudAPI()
-        ok &= await provision(api, Request("acme", cpus=4, disk_gb=100, zone=zone))
+        ok &= await provision_once(api, Request("acme", 4, disk_gb=100, zone=zone))
         print()
+    print("3) acme in zone-c, with a timeout of 0.3s:")
+    api = FakeCloudAPI()
+    ok &= await give_up_after(api, Request("acme", 4, disk_gb=100, zone="zone-c"), 0.3)
     return 0 if ok else 1
 
 

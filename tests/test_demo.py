@@ -273,6 +273,14 @@ def test_quota_failure_touches_nothing(tmp_path: Path) -> None:
 # -- the examples ------------------------------------------------------------------
 
 
+ASYNC_EXPECTED = [
+    "  [2] create volume",
+    "left behind by the failed run: nothing",
+    "cancelled=True",
+    "left behind by the cancelled run: nothing",
+]
+
+
 @pytest.mark.parametrize(
     ("script", "args", "expected"),
     [
@@ -288,14 +296,26 @@ def test_quota_failure_touches_nothing(tmp_path: Path) -> None:
         pytest.param(
             "provision_async.py",
             [],
-            ["  [2] create volume", "left behind by the failed run: nothing"],
+            ASYNC_EXPECTED,
             id="async-asyncio",
         ),
         pytest.param(
             "provision_async.py",
             ["trio"],
-            ["  [2] create volume", "left behind by the failed run: nothing"],
+            ASYNC_EXPECTED,
             id="async-trio",
+        ),
+        pytest.param(
+            "book_trip.py",
+            [],
+            [
+                "saga 'book trip' failed at step 'charge card'",
+                "  - hotel in Rome for Di\n  - flight to Rome for Di\n",
+                "left behind by the failed run: nothing",
+                "RollbackCheck(steps=('reserve flight', 'reserve hotel', "
+                "'charge card')",
+            ],
+            id="book-trip",
         ),
         pytest.param(
             "go_style_handler.py",

@@ -38,6 +38,7 @@ from tests.markdown_examples import ROOT, blocks
 
 MERMAID_JS = ROOT / "docs" / "assets" / "vendor" / "mermaid.min.js"
 PICTURES = ROOT / "docs" / "how-to" / "pictures.md"
+BODIES = ROOT / "docs" / "how-to" / "bodies.md"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -303,6 +304,20 @@ def test_mermaid_diagrams_render_as_svg_offline(served: str, browser: DevTools) 
     assert any(url.endswith("/assets/vendor/mermaid.min.js") for url in requested)
     outside = [u for u in requested if not u.startswith((served, "data:", "blob:"))]
     assert outside == []
+
+
+def test_the_pictures_of_a_body_render_too(served: str, browser: DevTools) -> None:
+    """A body's definition is one box whose label Mermaid must accept (its
+    colon and brackets are escaped); its run is drawn step by step."""
+    sources = [b for b in blocks(BODIES) if b.language == "mermaid"]
+    assert len(sources) == 2
+    browser("Page.enable")
+    browser("Page.navigate", url=f"{served}/how-to/bodies/")
+    drawn, shown = _wait_for_diagrams(browser, len(sources), seconds=30)
+    assert len(drawn) == len(sources), f"{len(drawn)} drawn; as text: {shown}"
+    assert shown == []
+    assert "its steps are known only when it runs" in _text(drawn[0])
+    assert "undo reserve hotel" in _text(drawn[1])
 
 
 def test_the_check_sees_a_diagram_that_is_not_drawn(

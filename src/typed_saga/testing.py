@@ -33,7 +33,9 @@ at step *k* runs steps 1 … k-1 for real and then unwinds them. When the last
 step has a compensation (or is a ``parallel`` group), one more fault goes
 *after* it — what a step chained with ``then`` would do — so that the last
 compensation is proven too. (A last step without compensation is taken to be
-deliberate: nothing follows it, so nothing can make it roll back.)
+deliberate: nothing follows it, so nothing can make it roll back.) A saga
+with bodies gets that fault after its last step whatever that step is: its
+steps are learned as it runs, and that run is how the check finds the end.
 """
 
 from __future__ import annotations
@@ -113,8 +115,8 @@ class RollbackCheck:
     ``parallel`` branch is named with its branch and group; a group also gets
     a fault of its own, before any of its branches run). ``faults``: the kinds
     injected at every one of them (and after the last step, when it has a
-    compensation). ``runs``: how many times the saga ran, the untouched run
-    included.
+    compensation or the saga has bodies). ``runs``: how many times the saga
+    ran, the untouched run included.
 
     >>> RollbackCheck(steps=("a", "b"), faults=FAULTS, runs=5)
     RollbackCheck(steps=('a', 'b'), faults=('failure', 'exception'), runs=5)
@@ -185,9 +187,10 @@ def check_rollback(
 
     Runs ``saga`` on ``value`` untouched (it must succeed), then for every step
     *k* with a fault injected at *k* (and after the last step, if it has a
-    compensation: see the module docs): first returning ``Failure``, then, in
-    a second pass, raising :class:`InjectedFault`. After each faulty run
-    ``is_restored()`` must be true.
+    compensation or the saga has bodies: see the module docs): first
+    returning ``Failure``, then, in a second pass, raising
+    :class:`InjectedFault`. After each faulty run ``is_restored()`` must be
+    true.
     ``reset()``, when given, is called before every run; it must bring the
     world back to its starting state, whatever the previous run left. Without
     ``reset`` the faulty runs come first and the untouched run last (a run
