@@ -14,7 +14,7 @@ $(VENV)/.installed-base: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-base
-	$(BIN)/python -m pip install -q -e '.[dev,otel]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos]'
 	touch $@
 
 demo: $(VENV)/.installed-base
@@ -35,12 +35,12 @@ test: lint typecheck pytest
 
 # Not part of `make test`: figures go to BENCHMARKS.md (about a minute).
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,otel,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,bench]'
 	$(BIN)/python benchmarks/run.py
 
 # Mutation testing of the runner modules (several minutes): see README, Testing.
 mutation: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,otel,mutation]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,mutation]'
 	PYTHON=$(BIN)/python bash scripts/mutation.sh
 
 clean:
