@@ -39,7 +39,9 @@ from pathlib import Path
 from typing import Any, Final, Generic, TypeVar, cast, final, overload
 
 import anyio
-from returns.result import Result
+from returns.io import IOResult
+from returns.result import Result, Success
+from returns.unsafe import unsafe_perform_io
 
 from typed_saga import AsyncSaga, Retry, Saga, StepContext, current_step
 from typed_saga import engine as _engine
@@ -153,13 +155,19 @@ class ReplayDiverged(Exception):
 
 @final
 class _CancelSeen:
-    """The output an action step records when it found a cancel request
-    instead of running: on replay the run unwinds at the same place."""
+    """What an action step records when, after it ran, it found a cancel
+    request: its result, and that the run must stop. The step counts as
+    completed (it is compensated: its effect may have happened, in this
+    attempt or in one a crash cut short), the next action does not run, and a
+    replay stops at the same place."""
 
-    __slots__ = ()
+    __slots__ = ("result",)
+
+    def __init__(self, result: object) -> None:
+        self.result = result
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_CancelSeen, ())
+        return (_CancelSeen, (self.result,))
 
 
 def _marker_id(run_id: str) -> str:
@@ -268,11 +276,12 @@ class _Run:
     """One execution of a durable run (a workflow function call): how its
     actions and compensations become DBOS steps, and what it has seen."""
 
-    __slots__ = ("diverged", "interrupted", "lock", "run_id", "saga")
+    __slots__ = ("cancelled", "diverged", "interrupted", "lock", "run_id", "saga")
 
     def __init__(self, saga: str, run_id: str) -> None:
         self.saga = saga
         self.run_id = run_id
+        self.cancelled = False
         self.diverged: ReplayDiverged | None = None
         self.interrupted: BaseException | None = None
         self.lock: asyncio.Lock | None = None
@@ -282,6 +291,8 @@ class _Run:
 
     def invoke(self, info: StepInfo, value: object) -> object:
         self.refuse_after_stop()
+        if self.cancelled:
+            raise RunCancelled(self.run_id)
         ctx = current_step()
         name = _step_name(ctx)
         try:
@@ -294,9 +305,7 @@ class _Run:
             )
         except BaseException as exc:
             raise self.translate(exc) from None
-        if isinstance(out, _CancelSeen):
-            raise RunCancelled(self.run_id)
-        return out
+        return self.seen(out)
 
     def undo(self, info: StepInfo, output: object) -> object:
         self.refuse_after_stop()
@@ -314,12 +323,12 @@ class _Run:
             raise self.translate(exc) from None
 
     def action_step(self, info: StepInfo, ctx: StepContext, value: object) -> object:
-        if _cancel_requested(self.run_id):
-            return _CancelSeen()
         with running_step(dataclasses.replace(ctx, attempt=_attempt())):
             result = info.action(value)
         if inspect.isawaitable(result):
             raise _awaitable_in_sync_saga(info.name, result)
+        if isinstance(result, Success) and _cancel_requested(self.run_id):
+            return _CancelSeen(result)
         return result
 
     def compensation_step(
@@ -343,6 +352,8 @@ class _Run:
 
     async def invoke_async(self, info: StepInfo, value: object) -> object:
         self.refuse_after_stop()
+        if self.cancelled:
+            raise RunCancelled(self.run_id)
         ctx = current_step()
         name = _step_name(ctx)
         out = await self.one_at_a_time(
@@ -354,9 +365,7 @@ class _Run:
                 value,
             )
         )
-        if isinstance(out, _CancelSeen):
-            raise RunCancelled(self.run_id)
-        return out
+        return self.seen(out)
 
     async def undo_async(self, info: StepInfo, output: object) -> object:
         self.refuse_after_stop()
@@ -393,12 +402,14 @@ class _Run:
     async def action_step_async(
         self, info: StepInfo, ctx: StepContext, value: object
     ) -> object:
-        if await _cancel_requested_async(self.run_id):
-            return _CancelSeen()
         with running_step(dataclasses.replace(ctx, attempt=_attempt())):
             result = info.action(value)
         if inspect.isawaitable(result):
             result = await result
+        if isinstance(result, IOResult):  # a FutureResult's outcome
+            result = unsafe_perform_io(result)  # type: ignore[arg-type]
+        if isinstance(result, Success) and await _cancel_requested_async(self.run_id):
+            return _CancelSeen(result)
         return result
 
     async def compensation_step_async(
@@ -412,6 +423,14 @@ class _Run:
         return result
 
     # -- what comes out of a step ------------------------------------------
+
+    def seen(self, out: object) -> object:
+        """An action's recorded outcome; a cancel request it found stops the
+        run at the next action (this one is completed, so compensated)."""
+        if isinstance(out, _CancelSeen):
+            self.cancelled = True
+            return out.result
+        return out
 
     def refuse_after_stop(self) -> None:
         """After a divergence or an interruption nothing more runs: the
@@ -826,11 +845,12 @@ def cancel(run_id: str) -> bool:
     """Ask the durable run ``run_id`` to stop and compensate what it completed.
 
     The request is durable (any process may make it; it survives crashes) and
-    idempotent. It takes effect when the run's current action finishes: the
-    next action records that it was cancelled instead of running, the
-    completed steps are compensated, and the run ends with
-    :class:`RunCancelled`. Returns whether the run was still unfinished (a
-    finished run is left as it is). ``LookupError`` if there is no such run.
+    idempotent. It takes effect when the run's current action finishes: that
+    action records that it saw the request, no further action runs, the
+    completed steps (that one included) are compensated, and the run ends
+    with :class:`RunCancelled`. A run whose last action had already finished
+    completes as usual. Returns whether the run was still unfinished.
+    ``LookupError`` if there is no such run.
     """
     status = DBOS.get_workflow_status(run_id)
     if status is None:
