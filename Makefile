@@ -25,7 +25,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src tests examples benchmarks typesafety/pyright_usage.py typesafety/conftest.py
+	$(BIN)/mypy src tests examples benchmarks typesafety/pyright_usage.py typesafety/pyright_dbos.py typesafety/conftest.py
 	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 pytest: $(VENV)/.installed-dev

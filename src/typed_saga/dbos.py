@@ -390,12 +390,12 @@ class _Run:
             # a sibling branch that failed while we queued has cancelled us:
             # that cancellation lands here, before the step starts
             await anyio.lowlevel.checkpoint()
-            try:
-                with anyio.CancelScope(shield=True):  # a started step finishes
-                    out = await start()
-            except BaseException as exc:
-                raise self.translate(exc) from None
-            return out
+            with anyio.CancelScope(shield=True):  # a started step finishes
+                try:
+                    return await start()
+                except BaseException as exc:
+                    raise self.translate(exc) from None
+            raise AssertionError("unreachable: a shielded scope absorbs nothing")
         finally:
             lock.release()
 
