@@ -1,5 +1,6 @@
 # Two entry points, both from a fresh clone with only python3 and make:
-#   make demo   install the package and run the provisioning demo
+#   make demo   install the package (with the dbos extra, for the durable
+#               scene) and run the provisioning demo
 #   make test   install the dev tools and run every check and test
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 $(VENV)/.installed-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[dbos]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-base
