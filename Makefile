@@ -34,10 +34,12 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
-# Not part of `make test`: figures go to BENCHMARKS.md (about a minute).
+# Not part of `make test`: figures go to BENCHMARKS.md (a few minutes; the
+# DBOS section starts its own Postgres, as the tests do).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,bench]'
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bench_dbos.py
 
 # Mutation testing of the runner modules (several minutes): see README, Testing.
 mutation: $(VENV)/.installed-dev

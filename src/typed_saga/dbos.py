@@ -31,9 +31,13 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import math
 import os
 import sqlite3
+import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar, cast, final, overload
@@ -190,19 +194,68 @@ def _register_cancel_marker() -> Callable[[], bool]:
     return _cancel_marker
 
 
-def _cancel_requested(run_id: str) -> bool:
-    """Inside a step (a plain read, not a checkpoint of its own)."""
-    found = DBOS.list_workflows(
-        workflow_ids=[_marker_id(run_id)], load_input=False, load_output=False
-    )
-    return bool(found)
+class _CancelRequests:
+    """Which runs in flight in this process have a cancel request.
+
+    Checking the database in every action would cost a read per step (about
+    a third more per step on SQLite): one read instead covers every run in
+    flight here, at most every ``interval`` seconds. A cancel made in this
+    process is seen at once; one from another process within ``interval``.
+    """
+
+    interval: Final = 0.1
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: Counter[str] = Counter()
+        self._requested: set[str] = set()
+        self._read_at = -math.inf
+
+    def enter(self, run_id: str) -> None:
+        with self._lock:
+            self._active[run_id] += 1
+
+    def leave(self, run_id: str) -> None:
+        with self._lock:
+            self._active[run_id] -= 1
+            if self._active[run_id] <= 0:
+                del self._active[run_id]
+                self._requested.discard(run_id)
+
+    def add(self, run_id: str) -> None:
+        with self._lock:
+            if run_id in self._active:
+                self._requested.add(run_id)
+
+    def stale(self) -> bool:
+        return time.monotonic() - self._read_at > self.interval
+
+    def read(self) -> None:
+        """One read for every run in flight here (a plain read: this runs
+        inside a step, never as a checkpoint of its own)."""
+        with self._lock:
+            markers = [_marker_id(run_id) for run_id in self._active]
+            self._read_at = time.monotonic()
+        found = DBOS.list_workflows(
+            workflow_ids=markers, load_input=False, load_output=False
+        )
+        with self._lock:
+            self._requested.update(
+                status.workflow_id.removesuffix("::cancel") for status in found
+            )
+
+    def requested(self, run_id: str) -> bool:
+        if self.stale():
+            self.read()
+        return run_id in self._requested
+
+    async def requested_async(self, run_id: str) -> bool:
+        if self.stale():
+            await asyncio.to_thread(self.read)
+        return run_id in self._requested
 
 
-async def _cancel_requested_async(run_id: str) -> bool:
-    found = await DBOS.list_workflows_async(
-        workflow_ids=[_marker_id(run_id)], load_input=False, load_output=False
-    )
-    return bool(found)
+_CANCELS: Final = _CancelRequests()
 
 
 def _attempt() -> int:
@@ -235,8 +288,6 @@ def _options(name: str, policy: Retry | None, *, asynchronous: bool) -> StepOpti
         index = seen[0]
         seen[0] += 1
         if index < len(waits):
-            import time
-
             time.sleep(waits[index])
         return True
 
@@ -327,7 +378,7 @@ class _Run:
             result = info.action(value)
         if inspect.isawaitable(result):
             raise _awaitable_in_sync_saga(info.name, result)
-        if isinstance(result, Success) and _cancel_requested(self.run_id):
+        if isinstance(result, Success) and _CANCELS.requested(self.run_id):
             return _CancelSeen(result)
         return result
 
@@ -408,7 +459,7 @@ class _Run:
             result = await result
         if isinstance(result, IOResult):  # a FutureResult's outcome
             result = unsafe_perform_io(result)  # type: ignore[arg-type]
-        if isinstance(result, Success) and await _cancel_requested_async(self.run_id):
+        if isinstance(result, Success) and await _CANCELS.requested_async(self.run_id):
             return _CancelSeen(result)
         return result
 
@@ -810,9 +861,13 @@ def _sync_workflow(
         run_id = DBOS.workflow_id
         assert run_id is not None
         run = _Run(name, run_id)
-        result = _engine.run(
-            definition, value, invoke=run.invoke, undo=run.undo, run_id=run_id
-        )
+        _CANCELS.enter(run_id)
+        try:
+            result = _engine.run(
+                definition, value, invoke=run.invoke, undo=run.undo, run_id=run_id
+            )
+        finally:
+            _CANCELS.leave(run_id)
         if run.diverged is not None:
             raise run.diverged
         return result
@@ -827,13 +882,17 @@ def _async_workflow(
         run_id = DBOS.workflow_id
         assert run_id is not None
         run = _Run(name, run_id)
-        result = await _engine.run_async(
-            definition,
-            value,
-            invoke=run.invoke_async,
-            undo=run.undo_async,
-            run_id=run_id,
-        )
+        _CANCELS.enter(run_id)
+        try:
+            result = await _engine.run_async(
+                definition,
+                value,
+                invoke=run.invoke_async,
+                undo=run.undo_async,
+                run_id=run_id,
+            )
+        finally:
+            _CANCELS.leave(run_id)
         if run.diverged is not None:
             raise run.diverged
         return result
@@ -863,6 +922,7 @@ def cancel(run_id: str) -> bool:
     marker = _register_cancel_marker()
     with SetWorkflowID(_marker_id(run_id)):
         marker()
+    _CANCELS.add(run_id)
     return status.status in _ACTIVE
 
 
