@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -113,7 +114,7 @@ def _worker(database: str, wal: bool, rounds: int) -> dict[str, list[float]]:
         assert hand(1) == Success(STEPS + 1)
     times: dict[str, list[float]] = {k: [] for k in ("h", "d", "hf", "df")}
     for round_ in range(rounds + 2):  # two warm-up rounds, not kept
-        pairs = [
+        pairs: list[tuple[str, Callable[[], float]]] = [
             ("h", lambda: timed_hand(hand)),
             ("d", lambda: timed_durable(ok)),
             ("hf", lambda: timed_hand(hand_failing)),
