@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                 "the same database in the same process. *Fail at last*: the last "
                 f"action returns a `Failure`, so {STEPS - 1} compensations run. "
                 "Ratios are durable over by-hand, per round (median, interquartile "
-                "range); times are per step (median). The durable run also checks, "
+                "range); times are per action (the run's median time over its "
+                f"{STEPS} actions). The durable run also checks, "
                 "inside each action's step, for a cancel request (one read)."
             ),
             "| database | success: by hand | success: durable | success: ratio "
