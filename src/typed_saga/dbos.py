@@ -85,7 +85,7 @@ PREFIX: Final = "typed-saga"
 """Every workflow this module registers is named ``typed-saga:<name>:<fingerprint>``."""
 
 _CANCEL_WORKFLOW: Final = f"{PREFIX}:cancel"
-_POLL: Final = 0.05  # seconds between reads when waiting for another process's run
+_POLL: Final = 0.1  # seconds between reads, waiting for a run of another process
 _ACTIVE: Final = ("PENDING", "ENQUEUED")
 
 _In = TypeVar("_In")
