@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -284,10 +285,24 @@ def retried() -> Saga[Order, str, str]:
     return _step("reserve").then(step("pay", flaky, retry=policy))
 
 
+async def jitter(order: Order) -> Result[Order, str]:
+    await asyncio.sleep(random.uniform(0, 0.01))
+    return Success(order)
+
+
+def jittery() -> AsyncSaga[Order, str, str]:
+    """Two branches of two steps each, whose steps take random times."""
+    return parallel(
+        step("L1", jitter).then(step("L2", jitter)),
+        step("R1", jitter).then(step("R2", jitter)),
+    ).map(lambda _: "done")
+
+
 DEFINITIONS: dict[
     str, Callable[[], Saga[Order, str, str] | AsyncSaga[Order, str, str]]
 ] = {
     "retried": retried,
+    "jittery": jittery,
     "chain": chain,
     "chain_v2": chain_v2,
     "body": lambda: order_body.with_listeners(between),
@@ -336,7 +351,7 @@ def outcome(call: object) -> dict[str, object]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["run", "resume", "cancel", "stale", "idle"])
+    parser.add_argument("mode", choices=["run", "resume", "cancel", "stale", "orders"])
     parser.add_argument("--database", required=True)
     parser.add_argument("--saga", default="chain")
     parser.add_argument("--name", default=None)
@@ -375,8 +390,14 @@ def main(argv: list[str]) -> int:
         JOURNAL.write("go", "-")
     elif args.mode == "stale":
         report = {"stale": [s.advice() for s in stale_runs()]}
-    else:
-        report = {}
+    else:  # orders: the order in which ten runs started their steps
+        orders = set()
+        for number in range(10):
+            run_id = f"{args.run_id}-{number}"
+            saga_.run(order, run_id=run_id)
+            steps = DBOS.list_workflow_steps(run_id)
+            orders.add(" ".join(s["function_name"].rsplit("/")[-1] for s in steps))
+        report = {"orders": sorted(orders)}
     report["steps"] = [
         s["function_name"] for s in DBOS.list_workflow_steps(args.run_id)
     ]

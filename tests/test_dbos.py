@@ -269,6 +269,17 @@ def test_parallel_group_killed_mid_unwinding_compensates_every_branch_once(
     assert ("undo-dedup", "run-1/book/2/hotel/compensate") in scenario.lines()
 
 
+def test_parallel_steps_start_in_one_order_whatever_their_timing(
+    sqlite: Scenario,
+) -> None:
+    """Why branches take turns: DBOS matches a replayed step to its record by
+    the order steps start in. Steps that overlap start in an order that
+    depends on their timing (two orders in ten runs of this saga when they
+    overlap); taking turns, every run starts them in the same order."""
+    report = sqlite.process("orders", "--saga", "jittery")
+    assert report["orders"] == ["L1 R1 L2 R2"]
+
+
 # -- the rest of the contract (SQLite) ------------------------------------------------
 
 
