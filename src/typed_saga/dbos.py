@@ -643,6 +643,14 @@ class DurableSaga(Generic[_In_contra, _Out_co, _Err_co]):
     code; ``start`` returns at once with a :class:`DurableRun`; ``result``
     fetches a run's result by id, from any process on the same database;
     ``cancel`` stops a run and compensates what it completed.
+
+    >>> from returns.result import Success
+    >>> from typed_saga import step
+    >>> saga = durable(step("ping", Success), name="doctest ping")
+    >>> saga  # doctest: +ELLIPSIS
+    <DurableSaga 'typed-saga:doctest ping:...'>
+    >>> saga.name, saga.definition.step_names
+    ('doctest ping', ('ping',))
     """
 
     __slots__ = ("_checked", "_workflow", "definition", "fingerprint", "name")
@@ -822,6 +830,19 @@ def durable(
     step is added, removed or renamed, or a body's code changes, so a run
     started by one definition is never resumed by another: see
     :func:`stale_runs`.
+
+    >>> from returns.result import Success
+    >>> from typed_saga import step
+    >>> reserve = step("reserve", Success, compensate=lambda _: Success(None))
+    >>> one = durable(reserve, name="doctest reserve")
+    >>> two = durable(reserve.then(step("charge", Success)), name="doctest order")
+    >>> one.fingerprint != two.fingerprint, len(one.fingerprint)
+    (True, 16)
+    >>> durable(reserve.then(step("ship", Success)), name="doctest reserve")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    ValueError: durable saga 'doctest reserve' is already registered with another...
     """
     given: object = definition
     if not isinstance(given, Saga | AsyncSaga):
