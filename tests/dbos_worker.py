@@ -109,7 +109,10 @@ def kill_point(point: str) -> None:
         time.sleep(120)  # the test kills us from outside meanwhile
     if point == os.environ.get("PAUSE_AT"):
         JOURNAL.write("paused", point)
+        deadline = time.monotonic() + 60
         while ("go", "-") not in JOURNAL.lines():  # another process says go
+            if time.monotonic() > deadline:
+                raise SystemExit("paused for a minute: nobody said go")
             time.sleep(0.02)
 
 
@@ -365,9 +368,12 @@ def main(argv: list[str]) -> int:
     from dbos import DBOS
 
     if args.wait_for:  # until the run's process has reached that point
+        deadline = time.monotonic() + 60
         while (
             not JOURNAL.path.exists() or args.wait_for not in JOURNAL.path.read_text()
         ):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"waited a minute for {args.wait_for!r}")
             time.sleep(0.02)
     definition = DEFINITIONS[args.saga]()
     saga_: DurableSaga[Order, str, str] = durable(

@@ -342,10 +342,15 @@ def test_cancel_from_another_process_compensates_what_completed(
         stderr=subprocess.PIPE,
         text=True,
     )
-    canceller = sqlite.process(
-        "cancel", "--executor", "canceller", "--wait-for", "paused"
-    )
-    stdout, stderr = run.communicate(timeout=120)
+    try:
+        canceller = sqlite.process(
+            "cancel", "--executor", "canceller", "--wait-for", "paused"
+        )
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:  # never leave it behind, even when failing
+            run.kill()
+            run.wait()
     assert run.returncode == 0, stdout + stderr
     report = json.loads(stdout.strip().splitlines()[-1])
     assert canceller["was_running"] is True
