@@ -200,7 +200,8 @@ class _CancelRequests:
     Checking the database in every action would cost a read per step (about
     a third more per step on SQLite): one read instead covers every run in
     flight here, at most every ``interval`` seconds. A cancel made in this
-    process is seen at once; one from another process within ``interval``.
+    process is seen at once; one from another process by the first action
+    that finishes at least ``interval`` seconds after it.
     """
 
     interval: Final = 0.1
@@ -223,9 +224,10 @@ class _CancelRequests:
                 self._requested.discard(run_id)
 
     def add(self, run_id: str) -> None:
+        """A cancel made in this process (its run may not have started here
+        yet: kept until the run, if it runs here, ends)."""
         with self._lock:
-            if run_id in self._active:
-                self._requested.add(run_id)
+            self._requested.add(run_id)
 
     def stale(self) -> bool:
         return time.monotonic() - self._read_at > self.interval
@@ -929,7 +931,10 @@ def cancel(run_id: str) -> bool:
     action records that it saw the request, no further action runs, the
     completed steps (that one included) are compensated, and the run ends
     with :class:`RunCancelled`. A run whose last action had already finished
-    completes as usual. Returns whether the run was still unfinished.
+    completes as usual. A process reads the requests for its runs at most
+    every 0.1 s: a cancel from another process is seen by the first action
+    that finishes at least 0.1 s after it. Returns whether the run was still
+    unfinished.
     ``LookupError`` if there is no such run.
     """
     status = DBOS.get_workflow_status(run_id)
