@@ -1,5 +1,6 @@
 # Two entry points, both from a fresh clone with only python3 and make:
-#   make demo   install the package and run the provisioning demo
+#   make demo   install the package (with the dbos extra, for the durable
+#               scene) and run the provisioning demo
 #   make test   install the dev tools and run every check and test
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,11 +14,11 @@ export NO_MKDOCS_2_WARNING := 1
 $(VENV)/.installed-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[dbos]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-base
-	$(BIN)/python -m pip install -q -e '.[dev,otel,docs]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,docs,dbos]'
 	touch $@
 
 $(MERMAID): scripts/fetch_mermaid.sh
@@ -32,7 +33,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src tests examples benchmarks scripts typesafety/conftest.py
+	$(BIN)/mypy src tests examples benchmarks scripts typesafety/pyright_dbos.py typesafety/conftest.py
 	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 # What the docs' tests need besides Python packages: Mermaid's script and a
@@ -65,14 +66,16 @@ docs-outputs: $(VENV)/.installed-dev
 matrix: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.type_matrix --write
 
-# Not part of `make test`: figures go to BENCHMARKS.md (about a minute).
+# Not part of `make test`: figures go to BENCHMARKS.md (a few minutes; the
+# DBOS section starts its own Postgres, as the tests do).
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,otel,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,bench]'
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bench_dbos.py
 
 # Mutation testing of the runner modules (several minutes): see docs/contributing.md.
 mutation: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,otel,mutation]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,mutation]'
 	PYTHON=$(BIN)/python bash scripts/mutation.sh
 
 clean:

@@ -605,9 +605,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                         _INTRO_STOP,
                     )
                 )
+                ok &= _durable_scene(cloud, path, Path(tmp))
     _heading("Summary", "=")
     _say(_SUMMARY if ok else _CHECK_FAILED)
     return 0 if ok else 1
+
+
+def _durable_scene(cloud: Cloud, path: Path, scratch: Path) -> bool:
+    """Scene 4 (``_demo_durable``), when the dbos extra is installed."""
+    from typed_saga import _demo_durable
+
+    if not _demo_durable.available():
+        _heading("Scene 4: a crash, and a durable saga (skipped)")
+        _say(
+            "Install the dbos extra to see a process killed mid-run and the next\n"
+            "one finishing the rollback: pip install 'typed-saga[dbos]'."
+        )
+        return True
+    return _demo_durable.scene(cloud, path, scratch, _say, _heading)
 
 
 def _request(server: str, zone: str, cidr: str = "10.0.1.0/24") -> Request:
