@@ -17,6 +17,9 @@ Rules, per file (README.md, docs/**/*.md):
   no other line of the file;
 * ``<!-- test: compile -->`` before a ``python`` block: only compiled (for
   code that needs a package the test suite does not install);
+* ``<!-- test: excerpt -->`` before a ``python`` block: not run here; the
+  block must stand, line for line, in a file under ``examples/`` (which its
+  own test runs: for code that needs a process of its own, as DBOS does);
 * any other directive is an error, so a typo cannot silently skip a block.
 """
 
@@ -38,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _DIRECTIVE = re.compile(r"^\s*<!--\s*test:\s*(?P<what>[\w-]+)\s*-->\s*$")
-DIRECTIVES = ("output", "mypy", "compile")
+DIRECTIVES = ("output", "mypy", "compile", "excerpt")
 TYPE_ERROR_MARK = "# type error"
 
 
@@ -132,6 +135,9 @@ def run_file(path: Path) -> Outcome:
                 outcome.ran += 1
             elif block.language == "python" and block.directive == "mypy":
                 checked_by_mypy.append(block)
+            elif block.language == "python" and block.directive == "excerpt":
+                _check_excerpt(block)
+                outcome.ran += 1
             elif block.directive == "output":
                 outcome.expected[block] = printed.getvalue()
                 printed = io.StringIO()
@@ -148,6 +154,17 @@ def run_file(path: Path) -> Outcome:
     if checked_by_mypy:
         outcome.type_errors = _mypy(path, executed, checked_by_mypy)
     return outcome
+
+
+def _check_excerpt(block: Block) -> None:
+    """``block`` stands, line for line, in one of the files under examples/."""
+    for example in sorted((ROOT / "examples").glob("*.py")):
+        if block.text.strip("\n") in example.read_text(encoding="utf-8"):
+            return
+    raise AssertionError(
+        f"{block.where}: this excerpt is not in any file under examples/; "
+        "copy it from the example, or change both"
+    )
 
 
 def _padded(block: Block) -> str:

@@ -16,9 +16,11 @@ output sent back in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from time import perf_counter
+from typing import Final, Protocol, TypeAlias
 
 import anyio
 from returns.io import IOResult
@@ -57,10 +59,13 @@ async def run_nodes(
     *,
     timeout: float | None,
     trace: Trace,
+    runtime: Runtime | None = None,
 ) -> Result[object, object]:
     """Run a saga; same contract as ``_fold.run_nodes``, plus cancellation:
-    a cancelled run unwinds (shielded) and the cancellation propagates."""
-    run = _Run(policy, obs, timeout, trace)
+    a cancelled run unwinds (shielded) and the cancellation propagates.
+    ``runtime``: how branches run together and the unwinding is shielded
+    (anyio's, on asyncio and trio, unless an engine brings its own)."""
+    run = _Run(policy, obs, timeout, trace, runtime or ANYIO)
     token = CURRENT.set(trace)
     try:
         try:
@@ -88,15 +93,21 @@ async def run_nodes(
 class _Run:
     """One run's settings, so the recursive parts (groups, bodies) share them."""
 
-    __slots__ = ("obs", "policy", "root", "timeout")
+    __slots__ = ("obs", "policy", "root", "runtime", "timeout")
 
     def __init__(
-        self, policy: Policy, obs: Observer, timeout: float | None, root: Trace
+        self,
+        policy: Policy,
+        obs: Observer,
+        timeout: float | None,
+        root: Trace,
+        runtime: Runtime,
     ) -> None:
         self.policy = policy
         self.obs = obs
         self.timeout = timeout
         self.root = root
+        self.runtime = runtime
 
     # -- forward -------------------------------------------------------------
 
@@ -198,9 +209,14 @@ class _Run:
         trace.set_branches(index, subs)
         failures: list[tuple[object, Trace, int]] = []  # in time order
         outputs: list[object] = [None] * len(subs)
+        cancelled = self.runtime.cancelled
 
         async def branch(
-            number: int, nodes: tuple[Node, ...], value: object, sub: Trace
+            number: int,
+            nodes: tuple[Node, ...],
+            value: object,
+            sub: Trace,
+            stop_others: Callable[[], None],
         ) -> None:
             CURRENT.set(sub)  # this task's context: current_step() sees the branch
             try:
@@ -208,7 +224,7 @@ class _Run:
                     result = await self.drive(_segments_of(nodes), value, sub)
                 else:
                     result = await self.forward(nodes, value, sub)  # type: ignore[arg-type]
-            except anyio.get_cancelled_exc_class() as exc:
+            except cancelled as exc:
                 sub.completed, sub.error = len(sub.outputs), exc
                 if sub.completed < len(sub.nodes):
                     obs.step_failed(sub, sub.completed, exc)
@@ -223,14 +239,16 @@ class _Run:
             sub.completed, sub.error = len(sub.outputs), failure_value(result)
             obs.step_failed(sub, sub.completed, sub.error)
             failures.append((result, sub, number + 1))
-            tasks.cancel_scope.cancel()
+            stop_others()
 
+        jobs = [
+            functools.partial(branch, number, nodes, value, sub)
+            for number, (nodes, value, sub) in enumerate(
+                zip(group.branches, inputs, subs, strict=True)
+            )  # pragma: no mutate (equal lengths by construction)
+        ]
         try:
-            async with anyio.create_task_group() as tasks:
-                for number, (nodes, value, sub) in enumerate(
-                    zip(group.branches, inputs, subs, strict=True)
-                ):  # pragma: no mutate (equal lengths by construction)
-                    tasks.start_soon(branch, number, nodes, value, sub)
+            await self.runtime.together(jobs)
         except BaseException:
             await self.unwind_group(subs, trace)
             raise
@@ -270,7 +288,7 @@ class _Run:
         obs = self.obs
         obs.step_failed(trace, trace.completed, trace.error)
         try:
-            absorbed = await shielded(self.unwind(trace))
+            absorbed = await self.runtime.shielded(self.unwind(trace))
         except BaseException as fatal:  # a compensation's KeyboardInterrupt
             obs.saga_failed(trace)
             add_note(fatal, note_text(trace, self.policy, fatal=fatal))
@@ -354,20 +372,15 @@ class _Run:
         the others; the first such is raised afterwards, the rest noted."""
         fatal: list[BaseException] = []
 
-        async def unwind_branch(sub: Trace) -> None:
+        async def unwind_branch(sub: Trace, stop_others: Callable[[], None]) -> None:
             CURRENT.set(sub)
             try:
                 await self.unwind(sub)
             except BaseException as exc:
                 fatal.append(exc)
 
-        async def unwind_all() -> None:
-            async with anyio.create_task_group() as branches:
-                for sub in subs:
-                    if sub.outputs:
-                        branches.start_soon(unwind_branch, sub)
-
-        absorbed = await shielded(unwind_all())
+        jobs = [functools.partial(unwind_branch, sub) for sub in subs if sub.outputs]
+        absorbed = await self.runtime.shielded(self.runtime.together(jobs))
         for sub in subs:
             for label, error in sub.failures:
                 outer.add_failure(label, error)
@@ -459,6 +472,57 @@ async def _call_compensation(node: Step, trace: Trace, index: int) -> object:
     if type(result) is Success or isinstance(result, Success):
         return _OK
     return compensation_error(trace.label(index), result)
+
+
+Job: TypeAlias = Callable[[Callable[[], None]], Coroutine[object, object, None]]
+"""A branch to run (forward or unwinding), given its ``stop_others`` callback."""
+
+
+class Runtime(Protocol):
+    """How the async runner runs branches together and shields its unwinding.
+
+    anyio's (:data:`ANYIO`, on asyncio and trio) unless an engine brings its
+    own: a Temporal workflow, for one, cannot use anyio's cancel scopes."""
+
+    @property
+    def cancelled(self) -> type[BaseException]:
+        """The exception a cancellation raises in a branch."""
+        ...
+
+    async def together(self, jobs: Sequence[Job]) -> None:
+        """Run the jobs concurrently until all end. Each job is given a
+        ``stop_others`` callback: a failing branch calls it to cancel the
+        branches still running (a runtime may choose to let them finish)."""
+
+    async def shielded(
+        self, unwinding: Coroutine[object, object, None]
+    ) -> BaseException | None:
+        """Run ``unwinding`` to its end whatever cancellation arrives; return
+        a cancellation absorbed meanwhile, else ``None``."""
+
+
+class _AnyioRuntime:
+    """Branches in an anyio task group; unwinding shielded (see :func:`shielded`)."""
+
+    __slots__ = ()
+
+    @property
+    def cancelled(self) -> type[BaseException]:
+        return anyio.get_cancelled_exc_class()
+
+    async def together(self, jobs: Sequence[Job]) -> None:
+        async with anyio.create_task_group() as tasks:
+            stop: Callable[[], None] = tasks.cancel_scope.cancel
+            for job in jobs:
+                tasks.start_soon(job, stop)
+
+    async def shielded(
+        self, unwinding: Coroutine[object, object, None]
+    ) -> BaseException | None:
+        return await shielded(unwinding)
+
+
+ANYIO: Final[Runtime] = _AnyioRuntime()
 
 
 async def shielded(unwinding: Coroutine[object, object, None]) -> BaseException | None:

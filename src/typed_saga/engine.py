@@ -14,6 +14,9 @@ An engine needs three things, and this module offers them:
   run, the step's name in this run and its key, as for any run.
 * :func:`running_step`: sets what :func:`~typed_saga.current_step` says where
   the engine runs a step away from the fold (a worker process).
+* :class:`Runtime`: how the async runner runs ``parallel`` branches together
+  and shields its unwinding; :data:`ANYIO` unless the engine brings its own
+  (a Temporal workflow's event loop cannot host anyio's cancel scopes).
 
 >>> from returns.result import Failure, Result, Success
 >>> from typed_saga import step
@@ -47,6 +50,7 @@ from typing import Any, TypeAlias, TypeVar, cast, final
 from returns.result import Result
 
 from typed_saga import _afold, _fold
+from typed_saga._afold import ANYIO, Runtime
 from typed_saga._context import OVERRIDE, StepContext
 from typed_saga._events import Listener
 from typed_saga._node import BodyNode, Group, Leaf, Node, Policy, Step, check_policy
@@ -56,9 +60,11 @@ from typed_saga._saga import AsyncMultiStep, AsyncSaga, MultiStep, Saga, _Defini
 from typed_saga._trace import build_report
 
 __all__ = (
+    "ANYIO",
     "Blueprint",
     "Definition",
     "Invoke",
+    "Runtime",
     "StepInfo",
     "blueprint",
     "run",
@@ -214,10 +220,13 @@ async def run_async(
     on_compensation_failure: Policy = "stop",
     run_id: str | None = None,
     listeners: Sequence[Listener] = (),
+    runtime: Runtime | None = None,
 ) -> Result[_Out, _Err]:
     """Run a definition on the async runner (asyncio or trio), every action
     and compensation called through ``invoke`` / ``undo`` (which may return
-    awaitables); cancellation unwinds as for any ``AsyncSaga``."""
+    awaitables); cancellation unwinds as for any ``AsyncSaga``. ``runtime``:
+    how branches run together and the unwinding is shielded (default:
+    :data:`ANYIO`)."""
     report = await run_async_with_report(
         definition,
         value,
@@ -226,6 +235,7 @@ async def run_async(
         on_compensation_failure=on_compensation_failure,
         run_id=run_id,
         listeners=listeners,
+        runtime=runtime,
     )
     return report.result
 
@@ -240,6 +250,7 @@ async def run_async_with_report(
     run_id: str | None = None,
     listeners: Sequence[Listener] = (),
     compensation_timeout: float | None = None,
+    runtime: Runtime | None = None,
 ) -> SagaReport[_Out, _Err]:
     """:func:`run_async`, with the run's report."""
     policy = check_policy(on_compensation_failure)
@@ -258,6 +269,7 @@ async def run_async_with_report(
         definition._observer(listeners, trace),
         timeout=compensation_timeout,
         trace=trace,
+        runtime=runtime,
     )
     return cast("SagaReport[_Out, _Err]", build_report(result, trace, definition.name))
 
