@@ -27,9 +27,10 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from returns.result import Failure, Result, Success
 
@@ -212,7 +213,9 @@ def flavoured_body(order: Order) -> Body[str, str]:
     return (yield from _ship(order))
 
 
-def async_action(name: str) -> Callable[[Order], Awaitable[Result[Order, str]]]:
+def async_action(
+    name: str,
+) -> Callable[[Order], Coroutine[Any, Any, Result[Order, str]]]:
     async def act(order: Order) -> Result[Order, str]:
         ctx = current_step()
         await asyncio.sleep(0.01)
@@ -224,7 +227,9 @@ def async_action(name: str) -> Callable[[Order], Awaitable[Result[Order, str]]]:
     return act
 
 
-def async_compensation(name: str) -> Callable[[Order], Awaitable[Result[None, str]]]:
+def async_compensation(
+    name: str,
+) -> Callable[[Order], Coroutine[Any, Any, Result[None, str]]]:
     async def undo(order: Order) -> Result[None, str]:
         ctx = current_step()
         await asyncio.sleep(0.01)
