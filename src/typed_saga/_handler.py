@@ -32,7 +32,7 @@ from typed_saga._node import (
     check_policy,
     returns_awaitable,
 )
-from typed_saga._trace import Observer, Trace
+from typed_saga._trace import AWAITABLE_IN_SYNC_RUN, Observer, Trace
 
 _Err_co = TypeVar("_Err_co", covariant=True)
 
@@ -93,20 +93,30 @@ class Action(Generic[_Err_co]):
         return self._compensate
 
     def _step(self) -> Step:
-        """The runner's node for this action, made once."""
+        """The runner's node for this action in a sync run, made once."""
         node = self._node
         if node is None:
             act = self._action
             comp = self._compensate
-            node = Step(
+            node = Step.plain(
                 self._name,
                 lambda _: act(),
                 None if comp is None else (lambda _: comp()),
-                is_async=returns_awaitable(act),
-                compensate_is_async=comp is not None and returns_awaitable(comp),
             )
             object.__setattr__(self, "_node", node)  # benign: same value every time
         return node
+
+    def _async_step(self) -> Step:
+        """The runner's node for this action in an async run."""
+        act = self._action
+        comp = self._compensate
+        return Step(
+            self._name,
+            lambda _: act(),
+            None if comp is None else (lambda _: comp()),
+            is_async=returns_awaitable(act),
+            compensate_is_async=comp is not None and returns_awaitable(comp),
+        )
 
     if not TYPE_CHECKING:
 
@@ -160,19 +170,21 @@ def run(
     ['allocated', 'released']
     """
     policy = check_policy(on_compensation_failure)
-    nodes = _steps(handler)
+    nodes = _steps(handler, Action._step)
     if not nodes:
         return Success(None)
-    for node in nodes:
-        if node.is_async or node.compensate_is_async:
-            raise TypeError(
-                f"action {node.name!r} is async: run this handler with "
-                "`await typed_saga.run_async(handler)`"
-            )
     trace = Trace(nodes, None, run_id)
-    result = _fold.run_nodes(
-        (nodes,), None, policy, _observer(tuple(listeners), trace), trace
-    )
+    try:
+        result = _fold.run_nodes(
+            (nodes,), None, policy, _observer(tuple(listeners), trace), trace
+        )
+    except TypeError as error:
+        if not getattr(error, AWAITABLE_IN_SYNC_RUN, False):
+            raise
+        raise TypeError(
+            f"{error.args[0].split(' returned', 1)[0]} is async (it returned an "
+            "awaitable): run this handler with `await typed_saga.run_async(handler)`"
+        ) from error
     if isinstance(result, Success):
         return Success(None)
     return result  # type: ignore[return-value]
@@ -204,7 +216,7 @@ async def run_async(
 
     policy = check_policy(on_compensation_failure)
     timeout = _check_timeout(compensation_timeout)
-    nodes = _steps(handler)
+    nodes = _steps(handler, Action._async_step)
     if not nodes:
         return Success(None)
     trace = Trace(nodes, None, run_id)
@@ -221,7 +233,7 @@ async def run_async(
     return result  # type: ignore[return-value]
 
 
-def _steps(handler: object) -> tuple[Step, ...]:
+def _steps(handler: object, node: Callable[[Action[object]], Step]) -> tuple[Step, ...]:
     actions = getattr(handler, "actions", None)
     if not callable(actions):
         raise TypeError(
@@ -236,7 +248,7 @@ def _steps(handler: object) -> tuple[Step, ...]:
             "the list of Actions to run (is a `return` missing?)"
         )
     items = cast("Iterable[object]", listed)
-    return tuple(_to_step(index, action) for index, action in enumerate(items))
+    return tuple(node(_checked(index, action)) for index, action in enumerate(items))
 
 
 def _observer(listeners: tuple[Listener, ...], trace: Trace) -> Observer:
@@ -247,13 +259,13 @@ def _observer(listeners: tuple[Listener, ...], trace: Trace) -> Observer:
     return _QUIET
 
 
-def _to_step(index: int, action: object) -> Step:
+def _checked(index: int, action: object) -> Action[object]:
     if not isinstance(action, Action):
         raise TypeError(
             f"actions()[{index}] is a {type(action).__name__}, not an Action; "
             "wrap it as Action(name, action, compensate)"
         )
-    return action._step()
+    return action
 
 
 _QUIET: Final = Observer.quiet(None)

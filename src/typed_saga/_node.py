@@ -15,6 +15,8 @@ import inspect
 import re
 import typing
 from collections.abc import Callable
+from inspect import CO_COROUTINE
+from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, final
 
 if TYPE_CHECKING:
@@ -30,29 +32,18 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class _Frozen:
-    """Immutable nodes: no attribute may change after ``__init__``; copies are
-    the node itself (there is nothing to copy in a value)."""
+    """Nodes are values: nothing writes to one after ``__init__`` (they are
+    internal; the public definitions around them refuse writes outright, at a
+    cost a node made per handler action per run should not pay), and a copy
+    is the node itself."""
 
     __slots__ = ()
-
-    if not TYPE_CHECKING:  # mypy: unknown attributes stay type errors
-
-        def __setattr__(self, name: str, value: object) -> None:
-            raise AttributeError("saga steps are immutable")
-
-        def __delattr__(self, name: str) -> None:
-            raise AttributeError("saga steps are immutable")
 
     def __copy__(self) -> _Frozen:
         return self
 
     def __deepcopy__(self, memo: object) -> _Frozen:
         return self
-
-
-def _set(node: object, **values: object) -> None:
-    for name, value in values.items():
-        object.__setattr__(node, name, value)
 
 
 @final
@@ -106,7 +97,7 @@ class Step(_Frozen):
             compensate_is_async = (
                 not sync and compensate is not None and returns_awaitable(compensate)
             )
-        source = (action, compensate)
+        self.source = (action, compensate)
         if retry is not None:
             from typed_saga._retry import retrying_async, retrying_sync
 
@@ -115,17 +106,31 @@ class Step(_Frozen):
                 compensate = (retrying_async if compensate_is_async else retrying_sync)(
                     compensate, retry
                 )
-        _set(
-            self,
-            name=name,
-            action=action,
-            compensate=compensate,
-            is_async=is_async,
-            compensate_is_async=compensate_is_async,
-            hidden=hidden,
-            retry=retry,
-            source=source,
-        )
+        self.name = name
+        self.action = action
+        self.compensate = compensate
+        self.is_async = is_async
+        self.compensate_is_async = compensate_is_async
+        self.hidden = hidden
+        self.retry = retry
+
+    @classmethod
+    def plain(
+        cls,
+        name: str,
+        action: Callable[[object], object],
+        compensate: Callable[[object], object] | None,
+    ) -> Step:
+        """A sync step with no retry, made without detection (for callers that
+        make one per run: a Go-style handler's actions)."""
+        node = cls.__new__(cls)
+        node.source = (action, compensate)
+        node.name = name
+        node.action = action
+        node.compensate = compensate
+        node.is_async = node.compensate_is_async = node.hidden = False
+        node.retry = None
+        return node
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_restore, (Step, self._state()))
@@ -164,7 +169,10 @@ class Group(_Frozen):
         *,
         as_list: bool = False,
     ) -> None:
-        _set(self, name=name, branches=branches, inputs=inputs, as_list=as_list)
+        self.name = name
+        self.branches = branches
+        self.inputs = inputs
+        self.as_list = as_list
 
     def __reduce__(self) -> tuple[object, ...]:
         state = {name: getattr(self, name) for name in Group.__slots__}
@@ -195,7 +203,9 @@ class BodyNode(_Frozen):
         *,
         is_async: bool,
     ) -> None:
-        _set(self, name=name, function=function, is_async=is_async)
+        self.name = name
+        self.function = function
+        self.is_async = is_async
 
     def __reduce__(self) -> tuple[object, ...]:
         state = {name: getattr(self, name) for name in BodyNode.__slots__}
@@ -215,7 +225,8 @@ Segment: TypeAlias = tuple[Leaf, ...] | BodyNode
 
 def _restore(kind: type[_Frozen], state: dict[str, object]) -> _Frozen:
     node = kind.__new__(kind)
-    _set(node, **state)
+    for name, value in state.items():
+        setattr(node, name, value)
     return node
 
 
@@ -283,6 +294,13 @@ def returns_awaitable(fn: Callable[..., object]) -> bool:
     a coroutine function (also behind ``functools.wraps`` / ``partial``, as
     ``returns.future.future_safe`` wraps one), a callable object with an
     ``async def __call__``, or a return annotation of ``FutureResult``."""
+    plain = fn.__func__ if type(fn) is MethodType else fn
+    if type(plain) is FunctionType and "__wrapped__" not in plain.__dict__:
+        # the common case (a function or a bound method), decided from the
+        # code's flags and the return annotation
+        if plain.__code__.co_flags & CO_COROUTINE:
+            return True
+        return "return" in plain.__annotations__ and _annotated_awaitable(plain)
     candidates: list[object] = [fn]
     with contextlib.suppress(ValueError):  # a __wrapped__ cycle: use fn itself
         candidates.append(inspect.unwrap(fn))

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Final, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Final, Generic, TypeVar, final
 
 from returns.result import Result
 
@@ -69,7 +70,6 @@ class StepRecord:
 
 
 @final
-@dataclass(frozen=True, slots=True, eq=False)
 class SagaReport(Generic[_Out_co, _Err_co]):
     """The result of one run plus one :class:`StepRecord` per step, in order.
 
@@ -88,9 +88,70 @@ class SagaReport(Generic[_Out_co, _Err_co]):
     allocate quota  succeeded
     """
 
-    result: Result[_Out_co, _Err_co]
-    steps: tuple[StepRecord, ...]
-    name: str | None = None
+    __slots__ = ("_build", "_name", "_result", "_steps")
+
+    _result: Result[_Out_co, _Err_co]
+    _name: str | None
+    _steps: tuple[StepRecord, ...] | None
+    _build: Callable[[], tuple[StepRecord, ...]] | None
+
+    def __init__(
+        self,
+        result: Result[_Out_co, _Err_co],
+        steps: tuple[StepRecord, ...],
+        name: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "_result", result)
+        object.__setattr__(self, "_steps", tuple(steps))
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_build", None)
+
+    @classmethod
+    def _later(
+        cls,
+        result: Result[_Out_co, _Err_co],
+        build: Callable[[], tuple[StepRecord, ...]],
+        name: str | None,
+    ) -> SagaReport[_Out_co, _Err_co]:
+        """A report whose records are made when first read: most reports are
+        only asked for their result."""
+        report = cls.__new__(cls)
+        object.__setattr__(report, "_result", result)
+        object.__setattr__(report, "_steps", None)
+        object.__setattr__(report, "_name", name)
+        object.__setattr__(report, "_build", build)
+        return report
+
+    @property
+    def result(self) -> Result[_Out_co, _Err_co]:
+        """What ``run`` returned: the last step's ``Success`` or the very
+        ``Failure`` of the failing step."""
+        return self._result
+
+    @property
+    def name(self) -> str | None:
+        """The saga's name, if it has one."""
+        return self._name
+
+    @property
+    def steps(self) -> tuple[StepRecord, ...]:
+        """One :class:`StepRecord` per step, in run order."""
+        steps = self._steps
+        if steps is None:
+            build = self._build
+            assert build is not None
+            steps = build()
+            object.__setattr__(self, "_steps", steps)  # benign: made once
+            object.__setattr__(self, "_build", None)
+        return steps
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError("SagaReport is immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError("SagaReport is immutable")
 
     @staticmethod
     def of(exception: BaseException) -> SagaReport[object, BaseException] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
+from types import FunctionType, MethodType
 from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar, cast, overload
 
 from returns.future import FutureResult
@@ -219,6 +220,18 @@ def step(
 
 def _required_parameters(action: Callable[..., object]) -> int:
     """How many arguments ``action`` needs (1 when that cannot be seen)."""
+    function, bound = action, 0
+    if type(action) is MethodType:
+        function, bound = action.__func__, 1
+    if type(function) is FunctionType and "__wrapped__" not in function.__dict__:
+        code = function.__code__  # the common case, read off the code object
+        return (
+            code.co_argcount
+            - len(function.__defaults__ or ())
+            + code.co_kwonlyargcount
+            - len(function.__kwdefaults__ or ())
+            - bound
+        )
     try:
         parameters = inspect.signature(action).parameters.values()
     except (TypeError, ValueError):  # some builtins and C types

@@ -63,7 +63,7 @@ class Observer:
     all its runs, in any thread (see :meth:`quiet`).
     """
 
-    __slots__ = ("listeners", "saga", "verbose")
+    __slots__ = ("listeners", "progress", "saga", "verbose")
 
     def __init__(
         self,
@@ -72,24 +72,31 @@ class Observer:
         trace: Trace | None = None,
     ) -> None:
         self.saga = saga
+        debug = logger.isEnabledFor(logging.DEBUG)
         self.listeners: tuple[Listener, ...] = (log_event, *listeners)
-        self.verbose = bool(listeners) or logger.isEnabledFor(logging.DEBUG)
+        # the success-path events go to the logging listener only at DEBUG
+        self.progress: tuple[Listener, ...] = (
+            self.listeners if debug else tuple(listeners)
+        )
+        self.verbose = bool(listeners) or debug
         if self.verbose and trace is not None:
             trace.started = perf_counter()
-            self.emit(SagaStarted(run_id=trace.id, saga=saga))
+            self.emit(SagaStarted(run_id=trace.id, saga=saga), self.progress)
 
     @classmethod
     def quiet(cls, saga: str | None) -> Observer:
         """The shared observer for runs nobody listens to."""
         stand_in = cls(saga, ())
         stand_in.verbose = False
+        stand_in.progress = ()
         return stand_in
 
-    def emit(self, event: Event) -> None:
-        """Give ``event`` to every listener. A listener that raises is logged
-        and ignored; if logging itself raises, that is ignored too: observing
-        never changes a run's outcome nor skips a compensation."""
-        for listener in self.listeners:
+    def emit(self, event: Event, to: tuple[Listener, ...] | None = None) -> None:
+        """Give ``event`` to every listener (or those in ``to``). A listener
+        that raises is logged and ignored; if logging itself raises, that is
+        ignored too: observing never changes a run's outcome nor skips a
+        compensation."""
+        for listener in self.listeners if to is None else to:
             try:
                 listener(event)
             except Exception:
@@ -103,7 +110,8 @@ class Observer:
                 run_id=trace.id,
                 saga=self.saga,
                 duration=perf_counter() - trace.run.started,
-            )
+            ),
+            self.progress,
         )
 
     def step_started(self, node: Node, trace: Trace) -> None:
@@ -111,7 +119,9 @@ class Observer:
         trace.step_started_at = perf_counter()
         if not node.hidden:
             label = trace.label(len(trace.outputs))
-            self.emit(StepStarted(run_id=trace.id, saga=self.saga, step=label))
+            self.emit(
+                StepStarted(run_id=trace.id, saga=self.saga, step=label), self.progress
+            )
 
     def step_succeeded(self, node: Node, trace: Trace) -> None:
         """Called only when ``verbose``."""
@@ -122,7 +132,8 @@ class Observer:
                     saga=self.saga,
                     step=trace.label(len(trace.outputs) - 1),
                     duration=perf_counter() - trace.step_started_at,
-                )
+                ),
+                self.progress,
             )
 
     def step_failed(self, trace: Trace, index: int, error: object) -> None:
@@ -135,7 +146,8 @@ class Observer:
                 step=trace.label(index),
                 duration=perf_counter() - trace.step_started_at,
                 error=error,
-            )
+            ),
+            self.progress,
         )
 
     def saga_failed(self, trace: Trace) -> None:
@@ -171,7 +183,8 @@ class Observer:
                 saga=self.saga,
                 step=trace.label(index),
                 duration=perf_counter() - started,
-            )
+            ),
+            self.progress,
         )
 
     def compensation_failed(
@@ -198,7 +211,8 @@ class Observer:
                     saga=self.saga,
                     step=trace.label(index),
                     reason="stopped by policy" if by_policy else "no compensation",
-                )
+                ),
+                self.progress,
             )
 
 
@@ -324,6 +338,13 @@ class Trace:
             self.branches = {}
         self.branches[index] = subs  # type: ignore[index]
 
+    def forget_outputs(self) -> None:
+        """Drop the outputs (a finished run's records do not need them)."""
+        self.outputs.clear()
+        for subs in self.branches.values():
+            for sub in subs:
+                sub.forget_outputs()
+
     def release(self) -> None:
         """Drop what a raised exception would otherwise keep alive (outputs,
         and the exception itself: a reference cycle through its traceback)."""
@@ -382,10 +403,14 @@ def not_a_result(name: str, returned: object, *, compensation: bool) -> TypeErro
     )
 
 
+AWAITABLE_IN_SYNC_RUN: Final = "__typed_saga_awaitable_in_sync_run__"
+"""Marks the error below, for callers with better advice (Go-style handlers)."""
+
+
 def awaitable_in_sync_run(name: str, *, compensation: bool) -> TypeError:
     """The error for an awaitable met by the synchronous runner."""
     role = "the compensation of step" if compensation else "step"
-    return TypeError(
+    error = TypeError(
         f"{role} {name!r} returned an awaitable, but this is a synchronous Saga. "
         "Declare the step async so that step() builds an AsyncSaga: define the "
         "function with `async def`, or annotate its return type as "
@@ -393,6 +418,8 @@ def awaitable_in_sync_run(name: str, *, compensation: bool) -> TypeError:
         "annotation: build that step with `async_step(...)`), then "
         "`await saga.run(value)`."
     )
+    setattr(error, AWAITABLE_IN_SYNC_RUN, True)
+    return error
 
 
 def awaitable_after_await(name: str, *, compensation: bool) -> TypeError:
@@ -496,8 +523,10 @@ def attach_report(exc: BaseException, trace: Trace, saga: str | None) -> None:
 def build_report(
     result: Result[object, object], trace: Trace, saga: str | None
 ) -> SagaReport[object, object]:
-    """Turn a finished run's trace into its report."""
-    return SagaReport(result, records(trace), saga)
+    """Turn a finished run's trace into its report; the records are made when
+    first read, from the trace (which lets go of the step outputs now)."""
+    trace.forget_outputs()
+    return SagaReport._later(result, lambda: records(trace), saga)
 
 
 def records(
