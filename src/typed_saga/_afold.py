@@ -20,6 +20,7 @@ import functools
 import inspect
 from collections.abc import Callable, Coroutine, Sequence
 from time import perf_counter
+from types import CoroutineType
 from typing import Final, Protocol, TypeAlias
 
 import anyio
@@ -148,10 +149,15 @@ class _Run:
                 result = await self.parallel(node, state, trace, len(outputs))
             else:
                 result = node.action(state)
-                # is_async was decided at definition time; a step it could not
-                # see through (a lambda around a coroutine) is awaited too; a
-                # Result returned directly (a wrapper that short-circuits) is not
-                if (
+                if type(result) is CoroutineType:  # an async def's: the common case
+                    result = await result
+                    if type(result) is not Success:
+                        result = _settled(node, result, compensation=False)
+                elif (
+                    # is_async was decided at definition time; a step it could
+                    # not see through (a lambda around a coroutine) is awaited
+                    # too; a Result returned directly (a wrapper that
+                    # short-circuits) is not
                     type(result) is not Success
                     and not isinstance(result, Result)
                     and (node.is_async or inspect.isawaitable(result))
@@ -355,6 +361,8 @@ class _Run:
                     self.leave(trace, rest)
                 raise
             if error is _OK:
+                # recorded even though a report assumes it: a branch's trace
+                # has no failing step for the report to go by
                 trace.set_outcome(index, COMPENSATED)
                 if verbose:
                     obs.compensation_succeeded(trace, index, started)
@@ -442,12 +450,18 @@ _OK = object()
 
 async def _settle(node: Step, result: object, *, compensation: bool) -> object:
     """Await what an async action (or compensation) returned: a coroutine's
-    ``Result``, or a ``FutureResult``'s. Another awaitable is a missing
-    ``await`` inside the function."""
+    ``Result``, or a ``FutureResult``'s."""
     result = await result  # type: ignore[misc]
-    if type(result) is not Success and isinstance(result, IOResult):
-        result = result._inner_value  # a FutureResult's Result
-    if inspect.isawaitable(result):
+    return result if type(result) is Success else _settled(node, result, compensation)
+
+
+def _settled(node: Step, result: object, compensation: bool) -> object:
+    """An awaited result that is not a plain ``Success``: a ``FutureResult``'s
+    ``IOResult`` gives its ``Result``; another awaitable is a missing ``await``
+    inside the function."""
+    if isinstance(result, IOResult):
+        return result._inner_value
+    if not isinstance(result, Result) and inspect.isawaitable(result):
         from typed_saga._fold import _discard
 
         _discard(result)
@@ -461,7 +475,11 @@ async def _call_compensation(node: Step, trace: Trace, index: int) -> object:
     assert node.compensate is not None
     try:
         result = node.compensate(trace.outputs[index])
-        if (
+        if type(result) is CoroutineType:
+            result = await result
+            if type(result) is not Success:
+                result = _settled(node, result, compensation=True)
+        elif (
             type(result) is not Success
             and not isinstance(result, Result)
             and inspect.isawaitable(result)
