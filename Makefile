@@ -18,7 +18,7 @@ $(VENV)/.installed-base: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-base
-	$(BIN)/python -m pip install -q -e '.[dev,otel,docs,dbos]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,docs,dbos,temporal]'
 	touch $@
 
 $(MERMAID): scripts/fetch_mermaid.sh
@@ -69,13 +69,13 @@ matrix: $(VENV)/.installed-dev
 # Not part of `make test`: figures go to BENCHMARKS.md (a few minutes; the
 # DBOS section starts its own Postgres, as the tests do).
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,temporal,bench]'
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bench_dbos.py
 
 # Mutation testing of the runner modules (several minutes): see docs/contributing.md.
 mutation: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,mutation]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,temporal,mutation]'
 	PYTHON=$(BIN)/python bash scripts/mutation.sh
 
 clean:
