@@ -16,10 +16,11 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from returns.result import Failure, Result, Success
 
 from typed_saga import AsyncBody, Retry, current_step, parallel, saga, step
@@ -417,3 +418,46 @@ def registered(key: str) -> DistributedSaga[Any, Any, Any]:
         name, definition, options = DEFINITIONS[key]
         _MADE[key] = distributed(definition, name=name, **options)
     return _MADE[key]
+
+
+# -- pydantic models, with Temporal's pydantic data converter -------------------------
+
+
+class Order(BaseModel):
+    sku: str
+    quantity: int
+    placed: datetime
+
+
+class Reservation(BaseModel):
+    order: Order
+    shelf: str
+
+
+class StockError(BaseModel):
+    sku: str
+    missing: int
+
+
+def reserve_stock(order: Order) -> Result[Reservation, StockError]:
+    note("do", current_step().key)
+    return Success(Reservation(order=order, shelf="B-7"))
+
+
+def release_stock(reservation: Reservation) -> Result[None, str]:
+    note("undo", current_step().key)
+    return Success(None)
+
+
+def ship(reservation: Reservation) -> Result[str, StockError]:
+    note("do", current_step().key)
+    order = reservation.order
+    if order.quantity > 5:
+        return Failure(StockError(sku=order.sku, missing=order.quantity - 5))
+    return Success(f"shipped {order.quantity} {order.sku} from {reservation.shelf}")
+
+
+shipping = step("reserve stock", reserve_stock, compensate=release_stock).then(
+    step("ship", ship)
+)
+DEFINITIONS["shipping"] = ("shipping", shipping, {})

@@ -11,25 +11,37 @@ timings.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from returns.result import Failure, Success
+from returns.result import Failure, Result, Success
 
 pytest.importorskip("temporalio", reason="the temporal extra is not installed")
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from tests import temporal_sagas as sagas
 from tests.temporal_server import dev_server
+from typed_saga import step
 from typed_saga.temporal import (
+    ActivityOptions,
     DistributedSaga,
+    RunCancelled,
     RunFailed,
+    SagaWorkflow,
+    distributed,
     saga_worker,
 )
 
@@ -375,3 +387,276 @@ def test_one_definition_runs_concurrently(target: str) -> None:
         Success(sagas.Server("s-z2", "n-z2")),
         Failure(sagas.QuotaError("zone z3 is out of quota")),
     ]
+
+
+# -- cancellation -------------------------------------------------------------------
+
+
+def test_cancel_while_a_sync_step_runs_lets_it_finish_and_compensates_it(
+    target: str,
+) -> None:
+    async def scenario(client: Client, task_queue: str) -> Any:
+        started = await sagas.registered("slow").start(
+            client, sagas.Trip("Bern"), task_queue=task_queue
+        )
+        await until(lambda: happened("start", "slow#1"))
+        await started.cancel()
+        # a function in a thread cannot be interrupted: it finishes, and its
+        # effect is recorded, so that it is compensated
+        sagas.open_gate("slow")
+        with pytest.raises(RunCancelled) as cancelled:
+            await started.result()
+        described = await started.handle.describe()
+        return cancelled.value, described.status
+
+    cancelled, status = run(target, ["slow"], scenario)
+    assert status == WorkflowExecutionStatus.CANCELED
+    assert "compensated" in str(cancelled)
+    assert order() == ["do first", "do slow", "undo slow", "undo first"]
+
+
+def test_cancel_interrupts_an_async_step_and_compensates_the_completed_ones(
+    target: str,
+) -> None:
+    async def scenario(client: Client, task_queue: str) -> Any:
+        slow = sagas.registered("slow-async")
+        started = await slow.start(client, sagas.Trip("Graz"), task_queue=task_queue)
+        await until(lambda: happened("start", "slow"))
+        await slow.cancel(client, started.run_id)
+        with pytest.raises(RunCancelled):
+            await started.result()
+
+    run(target, ["slow-async"], scenario)
+    # the cancel reached the async action through the adapter's heartbeats
+    assert happened("interrupted", "slow")
+    assert order() == ["do first", "undo first"]
+
+
+def test_cancel_during_parallel_branches_compensates_every_branch(
+    target: str,
+) -> None:
+    async def scenario(client: Client, task_queue: str) -> Any:
+        started = await sagas.registered("parallel-trip").start(
+            client, sagas.Trip("Cork", slow="hotel"), task_queue=task_queue
+        )
+        # the flight branch has finished both its steps; the hotel waits
+        await until(lambda: happened("do", "pick seat"))
+        await until(lambda: happened("start", "reserve hotel"))
+        await started.cancel()
+        with pytest.raises(RunCancelled):
+            await started.result()
+
+    run(target, ["parallel-trip"], scenario)
+    assert happened("interrupted", "reserve hotel")
+    assert order() == [
+        "do reserve flight",
+        "do pick seat",
+        "undo pick seat",
+        "undo reserve flight",
+    ]
+
+
+# -- worker processes killed with SIGKILL ----------------------------------------------
+
+
+class Workers:
+    """Worker processes (``tests/temporal_worker.py``) on one task queue."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.task_queue = queue()
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, *keys: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "tests.temporal_worker"),
+                *(self.target, self.task_queue, ",".join(keys)),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=os.environ.copy(),
+        )
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().strip()  # "" if it died
+        proc.stdout.close()
+        assert ready == "ready", f"the worker process did not start: {proc.poll()}"
+        return proc
+
+    def kill(self, proc: subprocess.Popen[str]) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def workers(target: str) -> Iterator[Workers]:
+    found = Workers(target)
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+def client_side(target: str, scenario: Callable[[Client], Awaitable[_T]]) -> _T:
+    async def main() -> _T:
+        client = await Client.connect(target)
+        return await asyncio.wait_for(scenario(client), RUN_TIMEOUT)
+
+    return asyncio.run(main())
+
+
+def test_a_worker_killed_mid_step_is_replaced_and_the_run_finishes(
+    target: str, workers: Workers
+) -> None:
+    first = workers.start("slow")
+
+    async def scenario(client: Client) -> Any:
+        started = await sagas.registered("slow").start(
+            client, sagas.Trip("Oslo"), task_queue=workers.task_queue, run_id="kill-1"
+        )
+        await until(lambda: happened("start", "slow#1"))
+        workers.kill(first)  # SIGKILL while the slow step runs
+        sagas.open_gate("slow")
+        workers.start("slow")  # a new worker takes over
+        return await started.result()
+
+    result = client_side(target, scenario)
+    assert result == Success("done Oslo")
+    # the step in flight ran again (attempt 2, after its heartbeat timeout);
+    # every recorded activity ran once: first was not redone after the kill
+    assert [key for kind, key in sagas.entries() if kind == "start"] == [
+        "kill-1/slow#1",
+        "kill-1/slow#2",
+    ]
+    done, undone = effects()
+    assert done == Counter({"kill-1/first": 1, "kill-1/slow": 1, "kill-1/last": 1})
+    assert not undone
+
+
+def test_a_changed_definition_never_replays_old_runs_against_new_steps(
+    target: str, workers: Workers
+) -> None:
+    old = workers.start("v1")
+    v1, v2 = sagas.registered("v1"), sagas.registered("v2")
+    assert v1.fingerprint != v2.fingerprint
+
+    async def scenario(client: Client) -> Any:
+        started = await v1.start(
+            client, sagas.Trip("Riga"), task_queue=workers.task_queue, run_id="v-1"
+        )
+        await until(lambda: happened("start", "slow#1"))
+        workers.kill(old)
+        sagas.open_gate("slow")
+        new = workers.start("v2")  # a deploy of the new definition only
+        # the run waits, saying why, instead of running v2's steps
+        message = await task_failure(client, "v-1")
+        assert "is not registered on this worker" in message
+        assert v1.fingerprint in message
+        workers.kill(new)
+        workers.start("v1", "v2")  # the old definition registered beside the new
+        return await started.result()
+
+    assert client_side(target, scenario) == Success("done Riga")
+    done, _ = effects()
+    assert done == Counter({"v-1/first": 1, "v-1/slow": 1, "v-1/last": 1})
+    assert not happened("do", "extra")  # v2's new step never ran for a v1 run
+
+
+async def task_failure(client: Client, run_id: str) -> str:
+    """The message of the first failed workflow task of the run (waits)."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        history = await client.get_workflow_handle(run_id).fetch_history()
+        for event in history.events:
+            failed = event.workflow_task_failed_event_attributes
+            if event.HasField("workflow_task_failed_event_attributes"):
+                return str(failed.failure.message)
+        if time.monotonic() > deadline:
+            raise TimeoutError("no workflow task failed")
+        await asyncio.sleep(0.1)
+
+
+# -- values on the wire, registration ------------------------------------------------
+
+
+def test_pydantic_models_cross_with_the_pydantic_converter(target: str) -> None:
+    placed = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+
+    async def main() -> Any:
+        client = await Client.connect(target, data_converter=pydantic_data_converter)
+        task_queue = queue()
+        shipping = sagas.registered("shipping")
+        async with saga_worker(client, task_queue=task_queue, sagas=[shipping]):
+            ok = await shipping.run(
+                client,
+                sagas.Order(sku="mug", quantity=2, placed=placed),
+                task_queue=task_queue,
+            )
+            short = await shipping.run(
+                client,
+                sagas.Order(sku="mug", quantity=8, placed=placed),
+                task_queue=task_queue,
+            )
+            return ok, short
+
+    ok, short = asyncio.run(main())
+    assert ok == Success("shipped 2 mug from B-7")
+    assert short == Failure(sagas.StockError(sku="mug", missing=3))
+    assert type(short.failure()) is sagas.StockError
+    assert order()[-1] == "undo reserve stock"
+
+
+def test_registration_needs_the_annotations_that_decode_values() -> None:
+    def untyped(request) -> Result[int, str]:  # type: ignore[no-untyped-def]
+        return Success(request)
+
+    def no_result(request: sagas.Request) -> object:
+        return Success(request)
+
+    with pytest.raises(ValueError, match="no annotation for parameter 'request'"):
+        distributed(step("untyped", untyped), name="untyped")
+    with pytest.raises(ValueError, match="no return annotation `Result"):
+        distributed(step("no result", no_result), name="no result")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="its output type cannot be read"):
+        distributed(provision_chain().map(lambda server: server), name="lambda map")
+    with pytest.raises(ValueError, match="'nope', which is not a step"):
+        distributed(
+            provision_chain(), name="provision", steps={"nope": ActivityOptions()}
+        )
+    with pytest.raises(ValueError, match="non-empty name"):
+        distributed(provision_chain(), name=" ")
+
+
+def provision_chain() -> Any:
+    return sagas.provision
+
+
+def test_a_history_replays_against_the_same_definition(target: str) -> None:
+    """The interpreter is deterministic: Temporal's own replayer runs a
+    recorded history (a body, a failure, compensations) to the same commands."""
+
+    async def scenario(client: Client, task_queue: str) -> Any:
+        trip = sagas.registered("book-trip")
+        await trip.run(
+            client,
+            sagas.Trip("Kyiv", card="declined"),
+            task_queue=task_queue,
+            run_id="replay-1",
+        )
+        history = await client.get_workflow_handle("replay-1").fetch_history()
+        replayed = await Replayer(workflows=[SagaWorkflow]).replay_workflow(
+            history, raise_on_replay_failure=False
+        )
+        return replayed.replay_failure
+
+    assert run(target, ["book-trip"], scenario) is None

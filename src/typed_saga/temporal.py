@@ -96,6 +96,8 @@ WORKFLOW_NAME: Final = "typed-saga"
 """The Temporal workflow type of every run: one generic workflow, whose
 input names the saga and its definition's fingerprint."""
 
+_BEAT: Final = 1.0  # at most this many seconds between heartbeats
+_THROTTLE: Final = timedelta(seconds=2)  # saga_worker's heartbeat throttle
 _RAISED: Final = "typed-saga.raised"  # the ApplicationError type of a run that raised
 _DECODE: Final = "typed-saga.decode"
 
@@ -494,7 +496,7 @@ async def _heartbeating(
     else:
         work = asyncio.ensure_future(asyncio.to_thread(function, value))
     beat = details.heartbeat_timeout
-    interval = beat.total_seconds() / 3 if beat else None
+    interval = min(beat.total_seconds() / 3, _BEAT) if beat else None
     while not work.done():
         try:
             await asyncio.wait({work}, timeout=interval)
@@ -1164,6 +1166,11 @@ def saga_worker(
     definition whose runs may still be in flight, old ones included; use it
     as ``async with saga_worker(...):`` (or ``await worker.run()``).
 
+    Heartbeats reach the server at most every 2 seconds
+    (``max_heartbeat_throttle_interval``; Temporal's default throttle is
+    most of the heartbeat timeout): a cancel reaches an async action that
+    soon.
+
     Two sagas (or two definitions of one) whose steps of one name have
     different functions cannot share a worker: a worker has one
     implementation per activity name.
@@ -1184,6 +1191,7 @@ def saga_worker(
                 )
         for name, made in reg.activities:
             found.setdefault(name, made)
+    options.setdefault("max_heartbeat_throttle_interval", _THROTTLE)
     return Worker(
         client,
         task_queue=task_queue,
