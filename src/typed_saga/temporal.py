@@ -979,16 +979,19 @@ class DistributedSaga(Generic[_In_contra, _Out_co, _Err_co]):
         starts nothing, whatever ``value`` is (so a retried request with the
         same id runs the saga once)."""
         run_id = _check_run_id(run_id)
-        handle = await client.start_workflow(
-            WORKFLOW_NAME,
-            args=[self.name, self.fingerprint, value],
-            id=run_id,
-            task_queue=task_queue,
-            result_type=RawValue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            memo={"saga": self.name, "fingerprint": self.fingerprint},
-        )
+        try:
+            handle = await client.start_workflow(
+                WORKFLOW_NAME,
+                args=[self.name, self.fingerprint, value],
+                id=run_id,
+                task_queue=task_queue,
+                result_type=RawValue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                memo={"saga": self.name, "fingerprint": self.fingerprint},
+            )
+        except temporalio.exceptions.WorkflowAlreadyStartedError:
+            return self.handle(client, run_id)  # it ran already: that run
         return DistributedRun(self, client, handle)
 
     async def run(
@@ -1006,13 +1009,7 @@ class DistributedSaga(Generic[_In_contra, _Out_co, _Err_co]):
         retries), :class:`RunCancelled` when the run was cancelled. A
         ``run_id`` already used gives that run's result (see :meth:`start`).
         """
-        try:
-            started = await self.start(
-                client, value, task_queue=task_queue, run_id=run_id
-            )
-        except temporalio.exceptions.WorkflowAlreadyStartedError:
-            assert run_id is not None
-            return await self.result(client, run_id)
+        started = await self.start(client, value, task_queue=task_queue, run_id=run_id)
         return await started.result()
 
     def handle(self, client: Client, run_id: str) -> DistributedRun[_Out_co, _Err_co]:
