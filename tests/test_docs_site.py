@@ -141,7 +141,7 @@ def test_reference_and_included_pages_are_generated(site: Path) -> None:
     changelog = (site / "changelog" / "index.html").read_text(encoding="utf-8")
     assert "Unreleased" in changelog
     home = (site / "index.html").read_text(encoding="utf-8")
-    assert "best-effort and in-process" in home  # the README's limits, included
+    assert "In process, it is best-effort" in home  # the README's limits, included
 
 
 # -- the browser ------------------------------------------------------------------

@@ -51,24 +51,60 @@ class StepCall(AsyncStepCall[_Err_co]):
     __slots__ = ()
 
 
-@final
-class Call(StepCall[_Err_co], Generic[_Out_co, _Err_co]):
-    """``some_saga(value)``: ``yield from`` it in a body to get the output."""
+if TYPE_CHECKING:
+    # What type checkers see: a call IS a generator of step calls that returns
+    # the output. At run time it only has __iter__, which makes one (below).
+    # Declared so for pyrefly 1.4, which loses a generator's return type when
+    # `yield from` reaches it through __iter__ (and then rejects every body);
+    # mypy, pyright and ty read both declarations alike.
 
-    __slots__ = ()
+    @final
+    class Call(
+        StepCall[_Err_co],
+        Generator[StepCall[_Err_co], object, _Out_co],
+        Generic[_Out_co, _Err_co],
+    ):
+        """``some_saga(value)``: ``yield from`` it in a body to get the output."""
 
-    def __iter__(self) -> Generator[StepCall[_Err_co], object, _Out_co]:
-        return cast("_Out_co", (yield self))
+        def __init__(self, definition: _Definition, value: object) -> None: ...
+        def __iter__(self) -> Generator[StepCall[_Err_co], object, _Out_co]: ...
+        def __next__(self) -> StepCall[_Err_co]: ...
+        def send(self, value: object, /) -> StepCall[_Err_co]: ...
+        def throw(self, *args: object) -> StepCall[_Err_co]: ...
 
+    @final
+    class AsyncCall(
+        AsyncStepCall[_Err_co],
+        Generator[AsyncStepCall[_Err_co], object, _Out_co],
+        Generic[_Out_co, _Err_co],
+    ):
+        """``some_async_saga(value)``: ``yield from`` it in an async body."""
 
-@final
-class AsyncCall(AsyncStepCall[_Err_co], Generic[_Out_co, _Err_co]):
-    """``some_async_saga(value)``: ``yield from`` it in an async body."""
+        def __init__(self, definition: _Definition, value: object) -> None: ...
+        def __iter__(self) -> Generator[AsyncStepCall[_Err_co], object, _Out_co]: ...
+        def __next__(self) -> AsyncStepCall[_Err_co]: ...
+        def send(self, value: object, /) -> AsyncStepCall[_Err_co]: ...
+        def throw(self, *args: object) -> AsyncStepCall[_Err_co]: ...
 
-    __slots__ = ()
+else:
 
-    def __iter__(self) -> Generator[AsyncStepCall[_Err_co], object, _Out_co]:
-        return cast("_Out_co", (yield self))
+    @final
+    class Call(StepCall[_Err_co], Generic[_Out_co, _Err_co]):
+        """``some_saga(value)``: ``yield from`` it in a body to get the output."""
+
+        __slots__ = ()
+
+        def __iter__(self) -> Generator[StepCall[_Err_co], object, _Out_co]:
+            return cast("_Out_co", (yield self))
+
+    @final
+    class AsyncCall(AsyncStepCall[_Err_co], Generic[_Out_co, _Err_co]):
+        """``some_async_saga(value)``: ``yield from`` it in an async body."""
+
+        __slots__ = ()
+
+        def __iter__(self) -> Generator[AsyncStepCall[_Err_co], object, _Out_co]:
+            return cast("_Out_co", (yield self))
 
 
 Body = TypeAliasType(

@@ -1,7 +1,8 @@
 """``python -m tests.type_matrix [--write] [--messages]``: run the matrix.
 
 Prints the matrix and every case that does not behave as recorded; exits 1
-if any does. ``--write`` refreshes ``typesafety/matrix/MATRIX.md``;
+if any does. ``--write`` refreshes ``typesafety/matrix/MATRIX.md`` and the
+table in ``README.md``;
 ``--messages`` also prints what each checker says on each negative case.
 """
 
@@ -12,10 +13,16 @@ import sys
 
 from tests.type_matrix.cases import load_case_files
 from tests.type_matrix.checkers import CASES_DIR, ROOT, run_all
-from tests.type_matrix.report import matrix_markdown, messages_markdown
+from tests.type_matrix.report import (
+    matrix_markdown,
+    matrix_table,
+    messages_markdown,
+    readme_with_table,
+)
 from tests.type_matrix.verdicts import Status, judge_all, stray
 
 MATRIX = CASES_DIR / "MATRIX.md"
+README = ROOT / "README.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"outside any case: {diagnostic}", file=sys.stderr)
     if options.write:
         MATRIX.write_text(matrix, encoding="utf-8")
+        readme = README.read_text(encoding="utf-8")
+        table = matrix_table(files, verdicts)
+        README.write_text(readme_with_table(readme, table), encoding="utf-8")
     return 1 if bad or strays else 0
 
 

@@ -21,6 +21,30 @@ _SETTINGS = {
 }
 
 
+def matrix_table(files: Sequence[CaseFile], verdicts: Sequence[Verdict]) -> list[str]:
+    """The group x checker table alone (also kept in the README)."""
+    lines = [
+        "| group | cases (positive / negative) | " + " | ".join(CHECKERS) + " |",
+        "|---|---|" + "---|" * len(CHECKERS),
+    ]
+    for case_file in files:
+        mine = [v for v in verdicts if v.case.path == case_file.path]
+        lines.append(_row(case_file.title, mine))
+    lines.append(_row("**all**", list(verdicts)))
+    return lines
+
+
+README_START = "<!-- matrix:start (make matrix writes this table) -->"
+README_END = "<!-- matrix:end -->"
+
+
+def readme_with_table(readme: str, table: Sequence[str]) -> str:
+    """``readme`` with the table between its matrix markers replaced."""
+    start, end = readme.index(README_START), readme.index(README_END)
+    head = readme[: start + len(README_START)]
+    return head + "\n" + "\n".join(table) + "\n" + readme[end:]
+
+
 def matrix_markdown(files: Sequence[CaseFile], verdicts: Sequence[Verdict]) -> str:
     """The group x checker table, then every expected failure with its reason."""
     lines = [
@@ -38,13 +62,8 @@ def matrix_markdown(files: Sequence[CaseFile], verdicts: Sequence[Verdict]) -> s
         "|---|---|---|",
         *(f"| {c} | {version(c)} | {_SETTINGS[c]} |" for c in CHECKERS),
         "",
-        "| group | cases (positive / negative) | " + " | ".join(CHECKERS) + " |",
-        "|---|---|" + "---|" * len(CHECKERS),
+        *matrix_table(files, verdicts),
     ]
-    for case_file in files:
-        mine = [v for v in verdicts if v.case.path == case_file.path]
-        lines.append(_row(case_file.title, mine))
-    lines.append(_row("**all**", list(verdicts)))
     xfails = [v for v in verdicts if v.checker in v.case.xfail]
     lines += ["", "## Expected failures", ""]
     if not xfails:
