@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 from returns.result import Failure, Result, Success
 
-from typed_saga import AsyncBody, Retry, current_step, parallel, saga, step
+from typed_saga import AsyncBody, Body, Retry, current_step, parallel, saga, step
 from typed_saga.temporal import ActivityOptions, DistributedSaga, distributed
 
 GATE_TIMEOUT = 60.0
@@ -461,3 +461,17 @@ shipping = step("reserve stock", reserve_stock, compensate=release_stock).then(
     step("ship", ship)
 )
 DEFINITIONS["shipping"] = ("shipping", shipping, {})
+
+
+# -- a body that builds a step inside itself: not found at registration ----------------
+
+
+@saga("inline")
+def builds_its_step(trip: Trip) -> Body[str, FlightError | str]:
+    flight = yield from reserve_flight_sync(trip)
+    made_here = step("made here", last)  # invisible to blueprint(): a local name
+    return (yield from made_here(trip)) + flight.number
+
+
+reserve_flight_sync = step("reserve flight", book_flight, compensate=cancel_flight)
+DEFINITIONS["inline"] = ("inline", builds_its_step, {})

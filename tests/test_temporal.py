@@ -660,3 +660,19 @@ def test_a_history_replays_against_the_same_definition(target: str) -> None:
         return replayed.replay_failure
 
     assert run(target, ["book-trip"], scenario) is None
+
+
+def test_a_step_a_body_builds_for_itself_fails_the_run_after_unwinding(
+    target: str,
+) -> None:
+    async def scenario(client: Client, task_queue: str) -> Any:
+        inline = sagas.registered("inline")
+        return await inline.run(client, sagas.Trip("Baku"), task_queue=task_queue)
+
+    with pytest.raises(RunFailed) as raised:
+        run(target, ["inline"], scenario)
+    # a worker runs only the activities registered for the saga: the message
+    # says where a body finds its steps
+    assert raised.value.error_type == "LookupError"
+    assert "not found when the saga was registered" in raised.value.message
+    assert order() == ["do reserve flight", "undo reserve flight"]

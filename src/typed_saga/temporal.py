@@ -42,7 +42,6 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
@@ -107,8 +106,6 @@ _Err = TypeVar("_Err")
 _In_contra = TypeVar("_In_contra", contravariant=True)
 _Out_co = TypeVar("_Out_co", covariant=True)
 _Err_co = TypeVar("_Err_co", covariant=True)
-
-logger = logging.getLogger("typed_saga")
 
 
 # -- errors ----------------------------------------------------------------------
