@@ -18,7 +18,7 @@ $(VENV)/.installed-base: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-base
-	$(BIN)/python -m pip install -q -e '.[dev,otel,docs,dbos]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,docs,dbos,temporal]'
 	touch $@
 
 $(MERMAID): scripts/fetch_mermaid.sh
@@ -33,7 +33,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src tests examples benchmarks scripts typesafety/pyright_dbos.py typesafety/conftest.py
+	$(BIN)/mypy src tests examples benchmarks scripts typesafety/pyright_dbos.py typesafety/pyright_temporal.py typesafety/conftest.py
 	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 # What the docs' tests need besides Python packages: Mermaid's script and a
@@ -67,15 +67,17 @@ matrix: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.type_matrix --write
 
 # Not part of `make test`: figures go to BENCHMARKS.md (a few minutes; the
-# DBOS section starts its own Postgres, as the tests do).
+# DBOS section starts its own Postgres, and the Temporal one its own dev
+# server, as the tests do).
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,temporal,bench]'
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bench_dbos.py
+	$(BIN)/python benchmarks/bench_temporal.py
 
 # Mutation testing of the runner modules (several minutes): see docs/contributing.md.
 mutation: $(VENV)/.installed-dev
-	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,mutation]'
+	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,temporal,mutation]'
 	PYTHON=$(BIN)/python bash scripts/mutation.sh
 
 clean:

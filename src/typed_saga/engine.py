@@ -6,7 +6,9 @@ An engine needs three things, and this module offers them:
 
 * :func:`blueprint`: what a definition is made of — every step it can reach
   (through bodies too), each with its action, compensation and retry policy,
-  and a fingerprint that changes when the steps or the bodies change.
+  a fingerprint that changes when the steps or the bodies change, and the
+  definition's input and output types as its annotations say (for an engine
+  whose values cross a wire: :func:`result_types` gives a step's).
 * :func:`run` / :func:`run_async`: the in-process runner itself (the same
   fold, the same rules, reports and events), with every call of an action and
   of a compensation handed to the engine's ``invoke`` / ``undo`` instead of
@@ -39,9 +41,12 @@ An engine needs three things, and this module offers them:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+import typing
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import CodeType
@@ -67,6 +72,7 @@ __all__ = (
     "Runtime",
     "StepInfo",
     "blueprint",
+    "result_types",
     "run",
     "run_async",
     "run_async_with_report",
@@ -111,12 +117,19 @@ class StepInfo:
 @final
 @dataclass(frozen=True, slots=True, eq=False)
 class Blueprint:
-    """What a definition is made of (see :func:`blueprint`)."""
+    """What a definition is made of (see :func:`blueprint`).
+
+    ``input_type`` / ``output_type``: the definition's input and output types
+    as the annotations of its first and last parts say (a step's action, a
+    body, a ``map`` function, ``parallel`` branches: a ``tuple`` of theirs),
+    or ``inspect.Parameter.empty`` where they say nothing (a ``lambda``)."""
 
     name: str | None
     is_async: bool
     steps: tuple[StepInfo, ...]
     fingerprint: str
+    input_type: object = inspect.Parameter.empty
+    output_type: object = inspect.Parameter.empty
 
     def step(self, name: str) -> StepInfo:
         """The step called ``name``; ``KeyError`` if there is none."""
@@ -141,6 +154,11 @@ def blueprint(definition: Definition) -> Blueprint:
     >>> plan = blueprint(step("a", Success).then(step("b", Success)))
     >>> [info.name for info in plan.steps], len(plan.fingerprint)
     (['a', 'b'], 16)
+    >>> def parse(text: str) -> Result[int, ValueError]:
+    ...     return Success(int(text))
+    >>> typed = blueprint(step("parse", parse).map(float))
+    >>> typed.input_type, typed.output_type
+    (<class 'str'>, <class 'float'>)
     """
     if not isinstance(definition, _Definition):
         raise TypeError(
@@ -149,9 +167,109 @@ def blueprint(definition: Definition) -> Blueprint:
     found = _Discovery()
     found.walk(definition.nodes)
     digest = hashlib.sha256("\n".join(found.shape).encode()).hexdigest()[:16]
+    nodes = definition.nodes
     return Blueprint(
-        definition.name, definition.is_async, tuple(found.steps.values()), digest
+        definition.name,
+        definition.is_async,
+        tuple(found.steps.values()),
+        digest,
+        _input_type(nodes),
+        _output_type(nodes),
     )
+
+
+def result_types(function: Callable[..., object]) -> tuple[object, object] | None:
+    """``(Out, Err)`` for an action or compensation annotated to return
+    ``Result[Out, Err]`` (``async def`` too), ``FutureResult[Out, Err]``, or
+    an awaitable of a ``Result``; ``None`` where the annotation says nothing.
+
+    >>> def parse(text: str) -> Result[int, ValueError]:
+    ...     return Result.from_value(int(text))
+    >>> result_types(parse)
+    (<class 'int'>, <class 'ValueError'>)
+    >>> result_types(lambda text: None) is None
+    True
+    """
+    annotation = _hints(function).get("return", inspect.Parameter.empty)
+    for _ in range(3):  # Coroutine[..., Result[...]], Awaitable[Result[...]]
+        origin = typing.get_origin(annotation)
+        name = getattr(origin, "__name__", "")
+        args = typing.get_args(annotation)
+        if name in {"Result", "FutureResult", "IOResult"} and len(args) == 2:
+            return args[0], args[1]
+        if name in {"Coroutine", "Awaitable"} and args:
+            annotation = args[-1]
+            continue
+        break
+    return None
+
+
+def _hints(function: object) -> dict[str, object]:
+    """The resolved annotations of a function (through ``functools.wraps``,
+    ``partial``, a callable object's ``__call__``); ``{}`` when unreadable."""
+    target = function
+    with contextlib.suppress(ValueError):  # a __wrapped__ cycle
+        target = inspect.unwrap(target)  # type: ignore[arg-type]
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not inspect.isroutine(target) and not isinstance(target, type):
+        target = getattr(type(target), "__call__", target)  # noqa: B004
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # a name that cannot be resolved, a builtin
+        return {}
+
+
+def _first_parameter(function: object) -> object:
+    """The annotation of ``function``'s first parameter (``empty`` if none)."""
+    try:
+        parameters = list(inspect.signature(function).parameters)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return inspect.Parameter.empty
+    if not parameters:
+        return inspect.Parameter.empty
+    return _hints(function).get(parameters[0], inspect.Parameter.empty)
+
+
+def _input_type(nodes: tuple[Node, ...]) -> object:
+    if not nodes:
+        return inspect.Parameter.empty
+    first = nodes[0]
+    if isinstance(first, Group):
+        return _input_type(first.branches[0]) if first.branches else object
+    if isinstance(first, BodyNode):
+        return _first_parameter(first.function)
+    return _first_parameter(first.source[0])
+
+
+def _output_type(nodes: tuple[Node, ...]) -> object:
+    last = nodes[-1] if nodes else None
+    found: object = inspect.Parameter.empty
+    if isinstance(last, Group):
+        outs = tuple(_output_type(branch) for branch in last.branches)
+        if inspect.Parameter.empty not in outs:
+            found = (
+                list[cast("Any", typing.Union)[outs]]  # type: ignore[misc]
+                if last.as_list
+                else cast("Any", tuple)[outs]
+            )
+    elif isinstance(last, BodyNode):
+        annotation = _hints(last.function).get("return")
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) in {Generator, typing.Generator}:
+            found = args[2] if len(args) == 3 else found
+        elif len(args) == 2:  # Body[Out, Err], AsyncBody[Out, Err]
+            found = args[0]
+    elif last is not None and last.hidden:  # a map stage: its function's return
+        mapped = inspect.getclosurevars(last.source[0]).nonlocals.get("function")
+        if isinstance(mapped, type):  # a class: what it makes
+            found = mapped
+        else:
+            found = _hints(mapped).get("return", found)
+    elif last is not None:
+        types = result_types(last.source[0])
+        found = found if types is None else types[0]
+    return found
 
 
 Invoke: TypeAlias = Callable[[StepInfo, object], object]
