@@ -294,7 +294,7 @@ def returns_awaitable(fn: Callable[..., object]) -> bool:
     a coroutine function (also behind ``functools.wraps`` / ``partial``, as
     ``returns.future.future_safe`` wraps one), a callable object with an
     ``async def __call__``, or a return annotation of ``FutureResult``."""
-    plain = fn.__func__ if type(fn) is MethodType else fn
+    plain: object = fn.__func__ if isinstance(fn, MethodType) else fn
     if type(plain) is FunctionType and "__wrapped__" not in plain.__dict__:
         # the common case (a function or a bound method), decided from the
         # code's flags and the return annotation

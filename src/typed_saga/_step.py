@@ -220,8 +220,9 @@ def step(
 
 def _required_parameters(action: Callable[..., object]) -> int:
     """How many arguments ``action`` needs (1 when that cannot be seen)."""
-    function, bound = action, 0
-    if type(action) is MethodType:
+    function: object = action
+    bound = 0
+    if isinstance(action, MethodType):
         function, bound = action.__func__, 1
     if type(function) is FunctionType and "__wrapped__" not in function.__dict__:
         code = function.__code__  # the common case, read off the code object
