@@ -142,14 +142,23 @@ class _Definition:
             object.__setattr__(self, "_segments", segs)  # benign, like _flat
         return segs
 
-    def _trace(self, run_id: str | None) -> Trace:
-        """A fresh trace for one run: a chain records against its own tuple of
-        nodes, a definition with bodies against a list of the nodes reached."""
+    @property
+    def chain(self) -> tuple[Leaf, ...]:
+        """The steps in order when the definition has no body (else ``()``):
+        what a run records against, cached."""
         chain = self._chain
         if chain is None:
             segs = self.segments
             chain = segs[0] if len(segs) == 1 and isinstance(segs[0], tuple) else ()
             object.__setattr__(self, "_chain", chain)  # benign, like _flat
+        return chain
+
+    def _trace(self, run_id: str | None) -> Trace:
+        """A fresh trace for one run: a chain records against its own tuple of
+        nodes, a definition with bodies against a list of the nodes reached."""
+        chain = self._chain
+        if chain is None:
+            chain = self.chain
         return Trace(
             chain if chain else [],
             self._name,
@@ -317,7 +326,9 @@ class Saga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
     def __call__(self, value: _In_contra) -> Call[_Out_co, _Err_co]:
         """This saga called with ``value``, for a body: ``yield from`` it to run
         its steps and get its output. Nothing runs until then."""
-        return Call(self, value)
+        call = object.__new__(Call)
+        call.definition, call.value = self, value
+        return call
 
     @overload
     def then(

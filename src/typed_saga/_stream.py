@@ -64,15 +64,14 @@ def _body(body: BodyNode, value: object, trace: Trace, obs: Observer) -> object:
             if type(call) is not Call:
                 reached.append(body)
                 raise bad_yield(body, call)
-            segs = call.definition.segments
-            if len(segs) == 1 and type(segs[0]) is tuple:
-                nodes = (
-                    segs[0] if trace.run.mapper is None else trace.run.mapper(segs[0])
-                )
+            nodes = call.definition.chain  # its steps, if it has no body
+            if nodes:
+                if trace.run.mapper is not None:
+                    nodes = trace.run.mapper(nodes)
                 reached.extend(nodes)
                 result = _fold._forward(nodes, call.value, trace, obs)
             else:
-                result = drive(segs, call.value, trace, obs)
+                result = drive(call.definition.segments, call.value, trace, obs)
             if type(result) is not Success and not isinstance(result, Success):
                 close(generator, body, trace)
                 return result
