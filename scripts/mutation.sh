@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Mutation testing of the runner modules (_fold.py, _afold.py, _trace.py) with
+# Mutation testing of the runner modules (_fold.py, _stream.py, _afold.py,
+# _trace.py) with
 # mutmut (configured in [tool.mutmut] of pyproject.toml). Not part of CI: it
 # runs the test suite once per mutant, which takes minutes.
 #
