@@ -30,6 +30,7 @@ if (
 ):  # run as a script or imported: the sibling modules resolve
     sys.path.insert(0, str(HERE))
 
+import bench_instructions  # noqa: E402
 import bench_peers  # noqa: E402
 import bench_scaling  # noqa: E402
 import bench_sync  # noqa: E402
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     sections: list[str] = [header()]
     steps: list[tuple[str, Callable[[], str]]] = [
+        ("instructions", bench_instructions.main),
         ("limit", lambda: bench_sync.main(rounds=rounds)),
         ("peers", lambda: bench_peers.main(rounds=rounds)),
         ("scaling", lambda: bench_scaling.main(rounds=3 if args.quick else 9)),
