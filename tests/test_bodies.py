@@ -965,3 +965,55 @@ def test_check_rollback_async_over_a_body_with_parallel(backend: str) -> None:
         "parallel(attach x2)/1/attach",
         "parallel(attach x2)/2/attach",
     ]
+
+
+def test_a_body_run_is_traced_by_opentelemetry_like_a_chain() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+
+    from typed_saga.otel import OpenTelemetryListener
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    world = World()
+    hop = step("hop", world.action("hop"), world.undo("unhop"))
+    stop = step("stop", world.failing("stop"))
+
+    @saga("traced")
+    def body(value: str) -> Body[object, str]:
+        yield from hop(value)
+        yield from hop(value)
+        return (yield from stop(value))
+
+    body.run("x", listeners=[OpenTelemetryListener(provider.get_tracer("t"))])
+    names = sorted(span.name for span in exporter.get_finished_spans())
+    assert names == sorted(
+        [
+            "saga traced",
+            "step hop",
+            "step hop #2",
+            "step stop",
+            "compensate hop #2",
+            "compensate hop",
+        ]
+    )
+
+
+def test_the_picture_of_a_body_run_shows_the_steps_it_reached() -> None:
+    world = World()
+    hop = step("hop", world.action("hop"), world.undo("unhop"))
+    stop = step("stop", world.failing("stop"))
+
+    @saga("drawn")
+    def body(value: str) -> Body[object, str]:
+        yield from hop(value)
+        return (yield from stop(value))
+
+    picture = body.run_with_report("x").to_mermaid()
+    assert '["hop"]:::compensated' in picture
+    assert 's1["stop<br/>' in picture
+    assert ":::failed" in picture

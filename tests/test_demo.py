@@ -318,6 +318,19 @@ ASYNC_EXPECTED = [
             id="book-trip",
         ),
         pytest.param(
+            "signup_and_fulfilment.py",
+            [],
+            [
+                "<Failure: the card was declined>\nleft behind: {}",
+                "saga 'fulfil order' failed at step 'ship'",
+                "reserve #2  compensated",
+                "sign up: rollback proven at create account, claim username, "
+                "start subscription, send welcome",
+                "fulfil: rollback proven at reserve, reserve #2, charge, ship",
+            ],
+            id="signup-and-fulfilment",
+        ),
+        pytest.param(
             "go_style_handler.py",
             [],
             [
