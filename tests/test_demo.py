@@ -169,7 +169,7 @@ def test_python_dash_m_runs_the_demo() -> None:
     assert proc.stderr == ""  # log records go to stdout, in place
     assert "Run 2 of 3: the last step fails, the saga rolls back" in proc.stdout
     assert proc.stdout.rstrip().endswith(
-        "examples/go_style_handler.py in the repository."
+        "a Go-style handler in\nexamples/go_style_handler.py."
     )
 
 

@@ -444,8 +444,10 @@ compensation receiving its own step's output (release_quota gets the Quota)."""
 _SUMMARY: Final = """\
 Run 1 created one row per table. Run 2 failed and left the tables exactly as
 it found them. Run 3 showed what the report hands you when cleanup itself
-fails. More: examples/provision_sync.py, examples/provision_async.py and
-examples/go_style_handler.py in the repository."""
+fails. More in the repository: workflows written as plain code in
+examples/book_trip.py and examples/signup_and_fulfilment.py, async in
+examples/provision_async.py, a Go-style handler in
+examples/go_style_handler.py."""
 
 _CHECK_FAILED: Final = """\
 DEMO CHECK FAILED: a run did not behave as described above (see UNEXPECTED)."""
