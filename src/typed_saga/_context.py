@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Final, final
 
 from typed_saga._trace import running_trace
+from typed_saga._value import Frozen, init_field
 
 
 @final
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepContext:
+class StepContext(Frozen):
     """Who is running: the run's id, the step's name and the attempt.
 
     ``step`` is the step's name in this run: a step called again (in a loop)
@@ -28,13 +27,32 @@ class StepContext:
     'r1/charge/compensate'
     """
 
+    __slots__ = ("run_id", "saga", "step", "attempt", "compensating", "branch")
+
     run_id: str
     saga: str | None
     step: str
     attempt: int
-    compensating: bool = False
-    branch: str = ""
+    compensating: bool
+    branch: str
     """Where a step inside a ``parallel`` branch sits: ``"<group>/<n>/"``."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        saga: str | None,
+        step: str,
+        attempt: int,
+        compensating: bool = False,
+        branch: str = "",
+    ) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "step", step)
+        init_field(self, "attempt", attempt)
+        init_field(self, "compensating", compensating)
+        init_field(self, "branch", branch)
 
     @property
     def key(self) -> str:

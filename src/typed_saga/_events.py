@@ -10,36 +10,52 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from dataclasses import dataclass
-from typing import Literal, Protocol, TypeAlias
+from typing import Literal, Protocol, TypeAlias, final
+
+from typed_saga._value import Frozen, init_field
 
 logger = logging.getLogger("typed_saga")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SagaStarted:
+@final
+class SagaStarted(Frozen):
     """A run began."""
+
+    __slots__ = ("run_id", "saga")
 
     run_id: str
     saga: str | None
 
+    def __init__(self, *, run_id: str, saga: str | None) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SagaSucceeded:
+
+@final
+class SagaSucceeded(Frozen):
     """A run finished with ``Success``."""
+
+    __slots__ = ("run_id", "saga", "duration")
 
     run_id: str
     saga: str | None
     duration: float
 
+    def __init__(self, *, run_id: str, saga: str | None, duration: float) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "duration", duration)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SagaFailed:
+
+@final
+class SagaFailed(Frozen):
     """A run ended by a failing step, after its unwinding.
 
     ``error`` is the failure value or the exception; ``left_uncompensated`` names
     the steps whose effects are still out there.
     """
+
+    __slots__ = ("run_id", "saga", "duration", "step", "error", "left_uncompensated")
 
     run_id: str
     saga: str | None
@@ -48,59 +64,129 @@ class SagaFailed:
     error: object
     left_uncompensated: tuple[str, ...]
 
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        saga: str | None,
+        duration: float,
+        step: str,
+        error: object,
+        left_uncompensated: tuple[str, ...],
+    ) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "duration", duration)
+        init_field(self, "step", step)
+        init_field(self, "error", error)
+        init_field(self, "left_uncompensated", left_uncompensated)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepStarted:
+
+@final
+class StepStarted(Frozen):
     """A step's action is about to be called."""
 
+    __slots__ = ("run_id", "saga", "step")
+
     run_id: str
     saga: str | None
     step: str
 
+    def __init__(self, *, run_id: str, saga: str | None, step: str) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "step", step)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepSucceeded:
+
+@final
+class StepSucceeded(Frozen):
     """A step's action returned ``Success``."""
 
+    __slots__ = ("run_id", "saga", "step", "duration")
+
     run_id: str
     saga: str | None
     step: str
     duration: float
 
+    def __init__(
+        self, *, run_id: str, saga: str | None, step: str, duration: float
+    ) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "step", step)
+        init_field(self, "duration", duration)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepFailed:
+
+@final
+class StepFailed(Frozen):
     """A step's action returned ``Failure``, raised, or returned a non-``Result``."""
 
+    __slots__ = ("run_id", "saga", "step", "duration", "error")
+
     run_id: str
     saga: str | None
     step: str
     duration: float
     error: object
 
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        saga: str | None,
+        step: str,
+        duration: float,
+        error: object,
+    ) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "step", step)
+        init_field(self, "duration", duration)
+        init_field(self, "error", error)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CompensationStarted:
+
+@final
+class CompensationStarted(Frozen):
     """A completed step's compensation is about to be called."""
 
+    __slots__ = ("run_id", "saga", "step")
+
     run_id: str
     saga: str | None
     step: str
 
+    def __init__(self, *, run_id: str, saga: str | None, step: str) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "step", step)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CompensationSucceeded:
+
+@final
+class CompensationSucceeded(Frozen):
     """A compensation returned ``Success``."""
+
+    __slots__ = ("run_id", "saga", "step", "duration")
 
     run_id: str
     saga: str | None
     step: str
     duration: float
 
+    def __init__(
+        self, *, run_id: str, saga: str | None, step: str, duration: float
+    ) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "step", step)
+        init_field(self, "duration", duration)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CompensationFailed:
+
+@final
+class CompensationFailed(Frozen):
     """A compensation returned ``Failure``, raised, or timed out."""
+
+    __slots__ = ("run_id", "saga", "step", "duration", "error")
 
     run_id: str
     saga: str | None
@@ -108,16 +194,46 @@ class CompensationFailed:
     duration: float
     error: object
 
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        saga: str | None,
+        step: str,
+        duration: float,
+        error: object,
+    ) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "step", step)
+        init_field(self, "duration", duration)
+        init_field(self, "error", error)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CompensationSkipped:
+
+@final
+class CompensationSkipped(Frozen):
     """A completed step was not compensated: it declared no compensation, or the
     ``"stop"`` policy ended the unwinding before it."""
+
+    __slots__ = ("run_id", "saga", "step", "reason")
 
     run_id: str
     saga: str | None
     step: str
     reason: Literal["no compensation", "stopped by policy"]
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        saga: str | None,
+        step: str,
+        reason: Literal["no compensation", "stopped by policy"],
+    ) -> None:
+        init_field(self, "run_id", run_id)
+        init_field(self, "saga", saga)
+        init_field(self, "step", step)
+        init_field(self, "reason", reason)
 
 
 Event: TypeAlias = (

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Generic, TypeVar, final
 
 from returns.result import Result
 
 from typed_saga._events import describe_error
+from typed_saga._value import Frozen, init_field
 
 _Out_co = TypeVar("_Out_co", covariant=True)
 _Err_co = TypeVar("_Err_co", covariant=True)
@@ -41,8 +41,7 @@ class StepOutcome(StrEnum):
 
 
 @final
-@dataclass(frozen=True, slots=True, repr=False)
-class StepRecord:
+class StepRecord(Frozen):
     """One step's line in a :class:`SagaReport`.
 
     ``error`` is the failure value (what was inside the ``Failure``) or the
@@ -54,10 +53,24 @@ class StepRecord:
     StepRecord('create network', 'compensated')
     """
 
+    __slots__ = ("name", "outcome", "error", "branches")
+
     name: str
     outcome: StepOutcome
-    error: object = None
-    branches: tuple[tuple[StepRecord, ...], ...] = ()
+    error: object
+    branches: tuple[tuple[StepRecord, ...], ...]
+
+    def __init__(
+        self,
+        name: str,
+        outcome: StepOutcome,
+        error: object = None,
+        branches: tuple[tuple[StepRecord, ...], ...] = (),
+    ) -> None:
+        init_field(self, "name", name)
+        init_field(self, "outcome", outcome)
+        init_field(self, "error", error)
+        init_field(self, "branches", branches)
 
     def __hash__(self) -> int:
         return hash((self.name, self.outcome))
@@ -259,10 +272,11 @@ def _fill(
     records: tuple[StepRecord, ...], exception: BaseException
 ) -> tuple[StepRecord, ...]:
     return tuple(
-        replace(
-            record,
-            error=exception if record.error is RAISED else record.error,
-            branches=tuple(_fill(branch, exception) for branch in record.branches),
+        StepRecord(
+            record.name,
+            record.outcome,
+            exception if record.error is RAISED else record.error,
+            tuple(_fill(branch, exception) for branch in record.branches),
         )
         for record in records
     )

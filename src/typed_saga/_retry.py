@@ -11,15 +11,14 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import final
 
 from typed_saga._trace import running_trace
+from typed_saga._value import Frozen, init_field
 
 
 @final
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Retry:
+class Retry(Frozen):
     """How often, how patiently, and on which exceptions to call a step again.
 
     ``attempts`` counts every call, the first included. Before attempt *n*
@@ -36,13 +35,31 @@ class Retry:
     ValueError: Retry(attempts=...) counts every call, the first included: ...
     """
 
-    attempts: int = 3
-    interval: float = 0.1
-    backoff: float = 2.0
-    max_interval: float = 10.0
-    on: tuple[type[Exception], ...] = (Exception,)
+    __slots__ = ("attempts", "interval", "backoff", "max_interval", "on")
 
-    def __post_init__(self) -> None:
+    attempts: int
+    interval: float
+    backoff: float
+    max_interval: float
+    on: tuple[type[Exception], ...]
+
+    def __init__(
+        self,
+        *,
+        attempts: int = 3,
+        interval: float = 0.1,
+        backoff: float = 2.0,
+        max_interval: float = 10.0,
+        on: tuple[type[Exception], ...] = (Exception,),
+    ) -> None:
+        init_field(self, "attempts", attempts)
+        init_field(self, "interval", interval)
+        init_field(self, "backoff", backoff)
+        init_field(self, "max_interval", max_interval)
+        init_field(self, "on", on)
+        self._check()
+
+    def _check(self) -> None:
         attempts: object = self.attempts
         if isinstance(attempts, bool) or not isinstance(attempts, int):
             raise TypeError(f"Retry(attempts=...) takes an int, got {attempts!r}")
@@ -74,7 +91,7 @@ class Retry:
                     "Retry(on=...) takes Exception classes (a KeyboardInterrupt or a "
                     f"cancellation is never retried), got {kind!r}"
                 )
-        object.__setattr__(self, "on", on)
+        init_field(self, "on", on)
 
     def waits(self) -> tuple[float, ...]:
         """The waits before each retry, in seconds (one fewer than attempts)."""

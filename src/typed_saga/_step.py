@@ -5,9 +5,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from types import FunctionType, MethodType
-from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar, cast, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    ParamSpec,
+    TypeAlias,
+    TypeVar,
+    cast,
+    overload,
+)
 
-from returns.future import FutureResult
 from returns.result import Result
 
 from typed_saga._node import Step, check_callable, check_name, returns_awaitable
@@ -21,46 +29,51 @@ _A = TypeVar("_A")
 _B = TypeVar("_B")
 _P = ParamSpec("_P")
 
-Compensation: TypeAlias = Callable[[_Out], Result[object, object]]
-"""A sync compensation: takes its own step's output, returns a ``Result``."""
+if TYPE_CHECKING:
+    # Only checkers read these: importing returns.future costs as much as the
+    # rest of the import of returns.result, and no step needs it to run.
+    from returns.future import FutureResult
 
-AsyncCompensation: TypeAlias = Callable[
-    [_Out],
-    Result[object, object]
-    | Awaitable[Result[object, object]]
-    | FutureResult[object, object],
-]
-"""A compensation inside an async saga: sync, ``async def``, or ``FutureResult``."""
+    Compensation: TypeAlias = Callable[[_Out], Result[object, object]]
+    """A sync compensation: takes its own step's output, returns a ``Result``."""
 
-_AnyDefinition: TypeAlias = (
-    Saga[Any, Any, Any]
-    | AsyncSaga[Any, Any, Any]
-    | MultiStep[..., Any, Any]
-    | AsyncMultiStep[..., Any, Any]
-)
+    AsyncCompensation: TypeAlias = Callable[
+        [_Out],
+        Result[object, object]
+        | Awaitable[Result[object, object]]
+        | FutureResult[object, object],
+    ]
+    """A compensation inside an async saga: sync, ``async def``, or ``FutureResult``."""
 
-# Async means Coroutine (what `async def` functions and methods return) or
-# FutureResult, not any Awaitable, wherever the overload must tell sync from
-# async: an async action, and the async compensation that makes a sync action's
-# step async. Awaitable is a protocol, and pyrefly takes returns'
-# `__getattr__: None` (on every container) for dynamic attributes, so to
-# pyrefly a plain Result is an Awaitable[Result]. With Awaitable there, a sync
-# step whose compensation was written for another step failed the sync
-# overload, matched an async one with _Out taken from the compensation, and
-# became AsyncSaga[..., Unknown] with no error; a lambda compensation matched
-# two overloads and became Unknown. Coroutine is a class, so neither happens,
-# and mypy, pyright and ty give the same verdicts either way (see
-# typesafety/matrix). The price: an action, or a sync action's only-async
-# compensation, typed `-> Awaitable[Result[...]]` rather than written with
-# `async def` is a type error; annotate it `-> Coroutine[Any, Any,
-# Result[...]]` (the runtime runs both as async). A loud, fixable error on a
-# rare annotation beats a silent hole in the most common mistake. Once the
-# action is async, its compensation may be any Awaitable (AsyncCompensation).
-_Coroutine: TypeAlias = Coroutine[Any, Any, _Out]
+    _AnyDefinition: TypeAlias = (
+        Saga[Any, Any, Any]
+        | AsyncSaga[Any, Any, Any]
+        | MultiStep[..., Any, Any]
+        | AsyncMultiStep[..., Any, Any]
+    )
 
-_AsyncOnlyCompensation: TypeAlias = Callable[
-    [_Out], _Coroutine[Result[object, object]] | FutureResult[object, object]
-]
+    # Async means Coroutine (what `async def` functions and methods return) or
+    # FutureResult, not any Awaitable, wherever the overload must tell sync from
+    # async: an async action, and the async compensation that makes a sync action's
+    # step async. Awaitable is a protocol, and pyrefly takes returns'
+    # `__getattr__: None` (on every container) for dynamic attributes, so to
+    # pyrefly a plain Result is an Awaitable[Result]. With Awaitable there, a sync
+    # step whose compensation was written for another step failed the sync
+    # overload, matched an async one with _Out taken from the compensation, and
+    # became AsyncSaga[..., Unknown] with no error; a lambda compensation matched
+    # two overloads and became Unknown. Coroutine is a class, so neither happens,
+    # and mypy, pyright and ty give the same verdicts either way (see
+    # typesafety/matrix). The price: an action, or a sync action's only-async
+    # compensation, typed `-> Awaitable[Result[...]]` rather than written with
+    # `async def` is a type error; annotate it `-> Coroutine[Any, Any,
+    # Result[...]]` (the runtime runs both as async). A loud, fixable error on a
+    # rare annotation beats a silent hole in the most common mistake. Once the
+    # action is async, its compensation may be any Awaitable (AsyncCompensation).
+    _Coroutine: TypeAlias = Coroutine[Any, Any, _Out]
+
+    _AsyncOnlyCompensation: TypeAlias = Callable[
+        [_Out], _Coroutine[Result[object, object]] | FutureResult[object, object]
+    ]
 
 
 # Which overload a checker blames when none matches decides what the user

@@ -376,7 +376,7 @@ class _Run:
             raise self.translate(exc) from None
 
     def action_step(self, info: StepInfo, ctx: StepContext, value: object) -> object:
-        with running_step(dataclasses.replace(ctx, attempt=_attempt())):
+        with running_step(ctx, attempt=_attempt()):
             result = info.action(value)
         if inspect.isawaitable(result):
             raise _awaitable_in_sync_saga(info.name, result)
@@ -388,7 +388,7 @@ class _Run:
         self, info: StepInfo, ctx: StepContext, output: object
     ) -> object:
         assert info.compensate is not None  # undo is only called for those
-        with running_step(dataclasses.replace(ctx, attempt=_attempt())):
+        with running_step(ctx, attempt=_attempt()):
             result = info.compensate(output)
         if inspect.isawaitable(result):
             raise _awaitable_in_sync_saga(info.name, result)
@@ -455,7 +455,7 @@ class _Run:
     async def action_step_async(
         self, info: StepInfo, ctx: StepContext, value: object
     ) -> object:
-        with running_step(dataclasses.replace(ctx, attempt=_attempt())):
+        with running_step(ctx, attempt=_attempt()):
             result = info.action(value)
         if inspect.isawaitable(result):
             result = await result
@@ -469,7 +469,7 @@ class _Run:
         self, info: StepInfo, ctx: StepContext, output: object
     ) -> object:
         assert info.compensate is not None
-        with running_step(dataclasses.replace(ctx, attempt=_attempt())):
+        with running_step(ctx, attempt=_attempt()):
             result = info.compensate(output)
         if inspect.isawaitable(result):
             result = await result

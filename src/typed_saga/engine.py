@@ -393,10 +393,20 @@ async def run_async_with_report(
 
 
 @contextmanager
-def running_step(context: StepContext) -> Iterator[None]:
+def running_step(context: StepContext, *, attempt: int | None = None) -> Iterator[None]:
     """Inside, :func:`~typed_saga.current_step` gives ``context``: for an
     engine that runs a step's function away from the fold (an activity on a
-    worker), with the run id, step name and attempt the fold would give."""
+    worker), with the run id, step name and attempt the fold would give;
+    ``attempt``, when given, replaces the context's (the engine's own count)."""
+    if attempt is not None:
+        context = StepContext(
+            run_id=context.run_id,
+            saga=context.saga,
+            step=context.step,
+            attempt=attempt,
+            compensating=context.compensating,
+            branch=context.branch,
+        )
     token = OVERRIDE.set(context)
     try:
         yield
