@@ -13,15 +13,30 @@ group, a generator driven by hand.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from collections.abc import Callable, Coroutine, Generator
 from functools import partial
+from time import perf_counter
 from typing import Any
 
 import anyio
 from returns.result import Failure, Result, Success
 
-from typed_saga import Action, AsyncBody, Body, parallel, run, saga, step
+from typed_saga import (
+    Action,
+    AsyncBody,
+    Body,
+    SagaStarted,
+    SagaSucceeded,
+    StepStarted,
+    StepSucceeded,
+    parallel,
+    run,
+    saga,
+    step,
+)
 
 STEPS = 10
 BRANCHES = 4
@@ -39,16 +54,20 @@ def refuse(_: int) -> Result[int, str]:
     return Failure("no")
 
 
-def pairs(*, fail_last: bool) -> list[tuple[Callable[[int], Result[Any, str]], Any]]:
-    out: list[tuple[Callable[[int], Result[Any, str]], Any]] = [(inc, undo)] * STEPS
+def pairs(
+    *, fail_last: bool, steps: int = STEPS
+) -> list[tuple[Callable[[int], Result[Any, str]], Any]]:
+    out: list[tuple[Callable[[int], Result[Any, str]], Any]] = [(inc, undo)] * steps
     if fail_last:
         out[-1] = (refuse, undo)
     return out
 
 
-def chain(*, fail_last: bool) -> Any:
+def chain(*, fail_last: bool, steps: int = STEPS) -> Any:
     whole: Any = None
-    for index, (action, compensate) in enumerate(pairs(fail_last=fail_last)):
+    for index, (action, compensate) in enumerate(
+        pairs(fail_last=fail_last, steps=steps)
+    ):
         one = step(f"s{index}", action, compensate)
         whole = one if whole is None else whole.then(one)
     return whole
@@ -65,6 +84,33 @@ def tight_loop(steps: list[tuple[Any, Any]], value: int) -> object:
             return result
         value = result._inner_value
         outputs.append(value)
+    return result
+
+
+def ignore(_: object) -> None:
+    """A no-op listener."""
+
+
+def events_by_hand(steps: list[tuple[Any, Any]], value: int) -> object:
+    """The tight loop, emitting by hand the events a listened-to run emits
+    (``SagaStarted``, ``StepStarted`` and ``StepSucceeded`` per step,
+    ``SagaSucceeded``) to a no-op listener, with the same clock readings."""
+    run_id = os.urandom(16).hex()
+    started = perf_counter()
+    ignore(SagaStarted(run_id=run_id, saga=None))
+    outputs: list[object] = []
+    for index, (action, _) in enumerate(steps):
+        name = f"s{index}"
+        step_started = perf_counter()
+        ignore(StepStarted(run_id=run_id, saga=None, step=name))
+        result = action(value)
+        if type(result) is not Success:
+            return result
+        value = result._inner_value
+        outputs.append(value)
+        duration = perf_counter() - step_started
+        ignore(StepSucceeded(run_id=run_id, saga=None, step=name, duration=duration))
+    ignore(SagaSucceeded(run_id=run_id, saga=None, duration=perf_counter() - started))
     return result
 
 
@@ -93,7 +139,17 @@ class Counter:
         ]
 
 
-def handler_loop(handler: Counter) -> object:
+class KeptCounter:
+    """A handler whose actions are made once and listed again every run."""
+
+    def __init__(self) -> None:
+        self.listed = Counter(fail_last=False).actions()
+
+    def actions(self) -> list[Action[str]]:
+        return self.listed
+
+
+def handler_loop(handler: Counter | KeptCounter) -> object:
     done: list[Action[str]] = []
     for action in handler.actions():
         result = action.action()
@@ -142,6 +198,33 @@ async def async_loop(steps: list[tuple[Any, Any]], value: int) -> object:
         value = result._inner_value
         outputs.append(value)
     return result
+
+
+async def shielded_loop(
+    steps: list[tuple[Any, Any]], value: int, *, own_task: bool
+) -> object:
+    """``async_loop``, unwinding as the runner does: in a shielded cancel
+    scope and, on asyncio (``own_task``), in a task of its own behind
+    ``asyncio.shield``, so that a cancellation cannot cut it short."""
+    outputs: list[object] = []
+    for action, _ in steps:
+        result = await action(value)
+        if type(result) is not Success:
+            unwinding = unwind_by_hand(steps, outputs)
+            with anyio.CancelScope(shield=True):
+                if own_task:
+                    await asyncio.shield(asyncio.ensure_future(unwinding))
+                else:
+                    await unwinding
+            return result
+        value = result._inner_value
+        outputs.append(value)
+    return result
+
+
+async def unwind_by_hand(steps: list[tuple[Any, Any]], outputs: list[object]) -> None:
+    for index in reversed(range(len(outputs))):
+        await steps[index][1](outputs[index])
 
 
 async def noop(x: int) -> Result[int, str]:
@@ -196,6 +279,30 @@ def driver(value: int) -> object:
         return Success(stop.value)
 
 
+def by_hand_calls(x: int) -> Body[int, str]:
+    """The body's generator, undecorated: it yields the same calls."""
+    for _ in range(STEPS):
+        x = yield from hop(x)
+    return x
+
+
+def calls_driver(value: int) -> object:
+    """``driver``, stepping a generator that yields step calls (``hop(x)``)."""
+    generator = by_hand_calls(value)
+    outputs: list[object] = []
+    sent: int | None = None
+    try:
+        while True:
+            asked = generator.send(sent)
+            result = inc(asked.value)  # type: ignore[arg-type]
+            if type(result) is not Success:
+                return result
+            sent = result._inner_value
+            outputs.append(sent)
+    except StopIteration as stop:
+        return Success(stop.value)
+
+
 async_hop = step("hop", noop)
 
 
@@ -209,6 +316,8 @@ def async_body(x: int) -> AsyncBody[int, str]:
 def workloads() -> dict[str, Callable[[int], object]]:
     """Name -> a function running the workload ``n`` times."""
     ok, bad = chain(fail_last=False), chain(fail_last=True)
+    ok_1, bad_1 = chain(fail_last=False, steps=1), chain(fail_last=True, steps=1)
+    kept = KeptCounter()
     ok_pairs, bad_pairs = pairs(fail_last=False), pairs(fail_last=True)
     group = parallel(*(step(f"b{i}", noop) for i in range(BRANCHES)))
 
@@ -233,6 +342,11 @@ def workloads() -> dict[str, Callable[[int], object]]:
 
     found: dict[str, Callable[[int], object]] = {
         "tight loop": repeat(lambda: tight_loop(ok_pairs, 1)),
+        "tight loop, 1 step": repeat(lambda: tight_loop(ok_pairs[:1], 1)),
+        "tight loop, 1 step, fail": repeat(lambda: tight_loop(bad_pairs[-1:], 1)),
+        "Saga.run, 1 step": repeat(lambda: ok_1.run(1)),
+        "Saga.run, 1 step, fail": repeat(lambda: bad_1.run(1)),
+        "events by hand": repeat(lambda: events_by_hand(ok_pairs, 1)),
         "tight loop, fail": repeat(lambda: tight_loop(bad_pairs, 1)),
         "Saga.run": repeat(lambda: ok.run(1)),
         "Saga.run, fail": repeat(lambda: bad.run(1)),
@@ -241,9 +355,12 @@ def workloads() -> dict[str, Callable[[int], object]]:
         "one listener": repeat(lambda: ok.run(1, listeners=[lambda _: None])),
         "handler loop": repeat(lambda: handler_loop(Counter(fail_last=False))),
         "run(handler)": repeat(lambda: run(Counter(fail_last=False))),
+        "handler loop, actions kept": repeat(lambda: handler_loop(kept)),
+        "run(handler), actions kept": repeat(lambda: run(kept)),
         "chain": repeat(lambda: ok.run(1)),
         "body": repeat(lambda: body.run(1)),
         "generator driver": repeat(lambda: driver(1)),
+        "generator driver, calls": repeat(lambda: calls_driver(1)),
         "step()": repeat(lambda: step("s", inc, undo)),
         "nothing": repeat(lambda: None),
     }
@@ -260,6 +377,11 @@ def workloads() -> dict[str, Callable[[int], object]]:
                 found[f"AsyncSaga.run, {kind}{tail}, {backend}"] = repeat_async(
                     partial(saga_.run, 1), backend
                 )
+            steps = async_pairs(checkpoint=checkpoint, fail_last=True)
+            found[f"shielded loop, {kind}, fail, {backend}"] = repeat_async(
+                partial(shielded_loop, steps, 1, own_task=backend == "asyncio"),
+                backend,
+            )
         found[f"task group, {backend}"] = repeat_async(lambda: task_group(1), backend)
         found[f"parallel, {backend}"] = repeat_async(lambda: group.run(1), backend)
         found[f"async body, {backend}"] = repeat_async(

@@ -17,7 +17,7 @@ import pytest
 from tests.type_matrix.__main__ import MATRIX, README
 from tests.type_matrix.cases import CHECKERS, Case, load_case_files
 from tests.type_matrix.checkers import CASES_DIR, ROOT, CheckerRun, run_all
-from tests.type_matrix.report import matrix_markdown, matrix_table, readme_with_table
+from tests.type_matrix.report import matrix_markdown, readme_with_table, summary_table
 from tests.type_matrix.verdicts import judge, judge_all, stray
 
 FILES = load_case_files(CASES_DIR, ROOT)
@@ -74,7 +74,7 @@ def test_matrix_md_is_up_to_date(runs: Mapping[str, CheckerRun]) -> None:
 
 
 def test_the_readme_shows_the_same_matrix(runs: Mapping[str, CheckerRun]) -> None:
-    table = matrix_table(FILES, judge_all(FILES, runs))
+    table = summary_table(judge_all(FILES, runs))
     readme = README.read_text(encoding="utf-8")
     assert readme_with_table(readme, table) == readme, (
         "the README's checker matrix is stale: refresh it with `make matrix`"

@@ -30,12 +30,13 @@ AttributeError: Point is immutable: cannot set 'x'; make a new one
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, dataclass_transform
 
 init_field: Final = object.__setattr__
 """Sets a field from ``__init__`` (around the immutability)."""
 
 
+@dataclass_transform(frozen_default=True)  # checkers: fields are read-only
 class Frozen:
     """Immutable, slotted, compared, hashed and printed by its ``__slots__``."""
 

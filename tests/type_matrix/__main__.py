@@ -15,9 +15,9 @@ from tests.type_matrix.cases import load_case_files
 from tests.type_matrix.checkers import CASES_DIR, ROOT, run_all
 from tests.type_matrix.report import (
     matrix_markdown,
-    matrix_table,
     messages_markdown,
     readme_with_table,
+    summary_table,
 )
 from tests.type_matrix.verdicts import Status, judge_all, stray
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.write:
         MATRIX.write_text(matrix, encoding="utf-8")
         readme = README.read_text(encoding="utf-8")
-        table = matrix_table(files, verdicts)
+        table = summary_table(verdicts)
         README.write_text(readme_with_table(readme, table), encoding="utf-8")
     return 1 if bad or strays else 0
 
