@@ -438,8 +438,9 @@ NOTE_PREFIX: Final = "typed-saga: "
 def add_note(exc: BaseException, text: str) -> None:
     """Put ``text`` on ``exc`` as its one typed-saga note, replacing an earlier
     one (an exception object reused across runs carries at most one). Never
-    raises: an exception that refuses notes (frozen, odd ``__notes__``)
-    propagates without one, unchanged."""
+    raises: where ``add_note`` fails (a frozen dataclass, a tuple of
+    ``__notes__``), the notes are set directly, the caller's own kept; an
+    exception that refuses even that propagates without one, unchanged."""
     text = NOTE_PREFIX + text
     try:
         notes = exc.__dict__.get("__notes__")
