@@ -894,6 +894,26 @@ def test_10_the_report_of_a_run_that_raised_is_on_the_exception(runner: Runner) 
     assert any(isinstance(e, StepFailed) and e.error is crash for e in events)
 
 
+def test_10_the_report_kept_on_a_raised_exception_never_refers_to_it(
+    backend: str,
+) -> None:
+    """Its records name the exception by a placeholder, in a group's branches
+    too, so the report adds no reference cycle through the traceback;
+    ``SagaReport.of`` puts the exception back."""
+    crash = BranchError("down")
+
+    async def boom(_: object) -> Result[object, str]:
+        raise crash
+
+    saga = parallel(step("a", _echo), step("b", boom), name="fan")
+    with pytest.raises(BranchError):
+        anyio.run(saga.run, 1, backend=backend)
+    assert not [r for r in gc.get_referrers(crash) if isinstance(r, StepRecord)]
+    report = SagaReport.of(crash)
+    assert report is not None
+    assert report.steps[0].branches[1] == (StepRecord("b", StepOutcome.FAILED, crash),)
+
+
 def test_10_the_report_on_a_raised_exception_names_the_saga(runner: Runner) -> None:
     world = World()
     crash = BranchError("down")
