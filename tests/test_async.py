@@ -23,7 +23,7 @@ from returns.future import FutureFailure, FutureResult, FutureSuccess, future_sa
 from returns.io import IOResult
 from returns.result import Failure, Result, Success
 
-from typed_saga import AsyncSaga, Saga, StepOutcome, step
+from typed_saga import AsyncSaga, Saga, StepOutcome, current_step, step
 
 # -- FutureResult actions and compensations ----------------------------------------
 
@@ -438,6 +438,100 @@ def test_sync_compensation_returning_a_coroutine_is_a_failed_compensation() -> N
     assert isinstance(report.steps[0].error, TypeError)
     assert "async def" in str(report.steps[0].error)
     assert [str(w.message) for w in caught] == []
+
+
+# -- an `await` missing inside an async action or compensation -------------------------
+
+AWAIT_MISSING = (
+    "returned an awaitable that, once awaited, gave another awaitable instead of a "
+    "Result: is an `await` missing inside it (`return await other(...)`)?"
+)
+
+
+class _Deferred:
+    """An awaitable (not a coroutine) whose result is another awaitable."""
+
+    def __init__(self, inner: Coroutine[Any, Any, object]) -> None:
+        self.inner = inner
+
+    def __await__(self) -> Any:
+        yield from ()
+        return self.inner
+
+
+async def _inner(value: object) -> Result[object, str]:
+    return Success(value)
+
+
+def _forgetful(how: str) -> Callable[[object], Any]:
+    """A function whose awaited result is the coroutine of ``_inner``: an
+    ``async def`` that forgot its ``await``, or a plain function returning
+    an awaitable that does."""
+    if how == "coroutine":
+
+        async def forgot(value: object) -> Any:
+            return _inner(value)
+
+        return forgot
+    return lambda value: _Deferred(_inner(value))
+
+
+@pytest.mark.parametrize("how", ["coroutine", "awaitable"])
+def test_a_missing_inner_await_names_the_step_or_its_compensation(
+    backend: str, how: str
+) -> None:
+    async def ok(value: object) -> Result[object, str]:
+        return Success(value)
+
+    forgot = _forgetful(how)
+    action_broken = step("a", ok).then(step("b", forgot))
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        with pytest.raises(TypeError) as caught:
+            anyio.run(action_broken.run, 1, backend=backend)
+        assert str(caught.value) == f"step 'b' {AWAIT_MISSING}"
+
+        compensation_broken = step("a", ok, compensate=forgot).then(
+            step("b", lambda _: Failure("no"))
+        )
+        report = anyio.run(compensation_broken.run_with_report, 1, backend=backend)
+        gc.collect()
+    assert report.result == Failure("no")
+    assert report.steps[0].outcome is StepOutcome.COMPENSATION_FAILED
+    assert isinstance(report.steps[0].error, TypeError)
+    assert str(report.steps[0].error) == f"the compensation of step 'a' {AWAIT_MISSING}"
+    assert [str(w.message) for w in warned] == []  # each coroutine was closed
+
+
+@pytest.mark.parametrize(
+    ("returned", "described"),
+    [(None, "None (is a `return` missing?)"), (42, "a builtins.int")],
+)
+def test_a_sync_compensation_in_an_async_saga_returning_a_non_result(
+    backend: str, returned: object, described: str
+) -> None:
+    async def ok(value: object) -> Result[object, str]:
+        return Success(value)
+
+    def compensate(_: object) -> Any:
+        return returned
+
+    saga = step("a", ok, compensate=compensate).then(step("b", lambda _: Failure("no")))
+    report = anyio.run(saga.run_with_report, 1, backend=backend)
+    assert report.steps[0].outcome is StepOutcome.COMPENSATION_FAILED
+    assert str(report.steps[0].error) == (
+        f"the compensation of step 'a' returned {described}, not a returns Result; "
+        "return Success(value) or Failure(error)"
+    )
+
+
+def test_current_step_in_a_worker_thread_of_an_async_step(backend: str) -> None:
+    async def act(value: object) -> Result[str, str]:
+        context = await anyio.to_thread.run_sync(current_step)
+        return Success(context.key)
+
+    run = functools.partial(step("a", act).named("s").run, 1, run_id="r")
+    assert anyio.run(run, backend=backend) == Success("r/a")
 
 
 # -- exceptions from async actions: rule 6 ---------------------------------------------

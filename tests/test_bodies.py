@@ -274,6 +274,39 @@ def test_a_body_that_fails_while_closing_keeps_the_failure(
     )
 
 
+def test_a_body_that_raises_while_closing_after_an_exception_is_noted(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The step's exception propagates; the body's own error while being
+    closed is logged at ERROR and is a line of that exception's note."""
+    world = World()
+    crash = Crash("b is down")
+    a = runner.step("a", world.action("a"), world.undo("ua"))
+    b = runner.step("b", world.raising("b", crash))
+
+    @runner.body("trip")
+    def body(start: str) -> Any:
+        try:
+            yield from a(start)
+            yield from b(start)
+        finally:
+            raise Crash("cleanup broke")
+
+    with (
+        caplog.at_level(logging.ERROR, logger="typed_saga"),
+        pytest.raises(Crash) as caught,
+    ):
+        runner.run(body, "x")
+    assert caught.value is crash
+    assert world.undone == ["ua"]
+    closing = "body 'trip' raised while being closed: Crash: cleanup broke"
+    assert [r.getMessage() for r in caplog.records] == [closing]
+    assert caught.value.__notes__[-1] == (
+        "typed-saga: step 'b' raised; the 1 completed step(s) before it were "
+        f"unwound (on_compensation_failure='stop')\n  {closing}"
+    )
+
+
 # -- rule 7: bad returns, bad yields, bad definitions ----------------------------
 
 
@@ -332,6 +365,93 @@ def test_an_async_step_in_a_sync_body_unwinds_and_says_to_declare_asyncbody() ->
     ):
         body.run("x")
     assert world.undone == ["ua"]
+
+
+class Stray:
+    """Not a step call: what a buggy body yields."""
+
+
+@pytest.mark.parametrize("yielded", ["stray", "saga"])
+def test_rule7_every_runner_names_a_bad_yield_and_reports_the_body(
+    runner: Runner, yielded: str
+) -> None:
+    world = World()
+    a = runner.step("a", world.action("a"), world.undo("ua"))
+    bad: object = a if yielded == "saga" else Stray()
+
+    @runner.body("trip")
+    def body(start: str) -> Any:
+        yield from a(start)
+        yield bad
+        return None
+
+    with pytest.raises(TypeError) as caught:
+        runner.run(body, "x")
+    hint = (
+        f"it yielded the saga {a!r} itself; call it with its input: "
+        "`output = yield from that_saga(value)`"
+        if yielded == "saga"
+        else "it yielded a tests.test_bodies.Stray; a body only yields step calls: "
+        "`output = yield from some_step(value)` (with `from`)"
+    )
+    assert str(caught.value) == (
+        f"body 'trip' yielded something that is not a step: {hint}"
+    )
+    assert world.undone == ["ua"]
+    report = SagaReport.of(caught.value)
+    assert report is not None
+    assert [(r.name, r.outcome) for r in report.steps] == [
+        ("a", StepOutcome.COMPENSATED),
+        ("trip", StepOutcome.FAILED),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "called"),
+    [(None, "saga ['p', 'q']"), ("pair", "saga 'pair'")],
+)
+def test_a_sync_body_calling_an_async_saga_names_that_saga(
+    runner: Runner, name: str | None, called: str
+) -> None:
+    """The same error whether the sync body runs on its own or inside an
+    async saga (where it is still a sync body)."""
+    world = World()
+
+    async def later(value: object) -> Result[object, str]:
+        return Success(value)
+
+    pair = step("p", later).then(step("q", later))
+    if name is not None:
+        pair = pair.named(name)
+
+    @saga("trip")
+    def body(start: str) -> Body[object, str]:
+        return (yield from pair(start))  # type: ignore[misc]  # under test
+
+    whole = runner.chain(runner.step("start", world.action("start")), body)
+    with pytest.raises(TypeError) as caught:
+        runner.run(whole, "x")
+    assert str(caught.value) == (
+        f"body 'trip' is a sync Body but called {called}, which is async. "
+        "Annotate the body function's return type as `AsyncBody[...]` so that "
+        "@saga makes it an AsyncSaga, then `await` its run."
+    )
+
+
+def test_a_sync_body_inside_an_async_saga_runs_its_sync_steps(backend: str) -> None:
+    world = World()
+    a = step("a", world.action("a"), world.undo("ua"))
+
+    @saga("glue")
+    def body(value: str) -> Body[str, str]:
+        return (yield from a(value))
+
+    async def first(value: str) -> Result[str, str]:
+        await anyio.sleep(0)
+        return Success(f"first({value})")
+
+    whole = step("first", first).then(body)
+    assert anyio.run(whole.run, "x", backend=backend) == Success("a(first(x))")
 
 
 def not_a_generator(x: int) -> Body[int, str]:
@@ -618,6 +738,70 @@ def test_a_body_calls_a_chain_and_sees_only_its_output(runner: Runner) -> None:
     ]
 
 
+def test_values_flow_through_steps_around_a_body_and_into_a_nested_body(
+    runner: Runner,
+) -> None:
+    world = World()
+    inside = runner.step("inside", world.action("inside"))
+
+    @runner.body("inner")
+    def inner(value: str) -> Any:
+        return (yield from inside(value))
+
+    @runner.body("outer")
+    def outer(value: str) -> Any:
+        return (yield from inner(value))
+
+    whole = runner.chain(
+        runner.step("before", world.action("before")),
+        outer,
+        runner.step("after", world.action("after")),
+    )
+    assert runner.run(whole, "x") == Success("after(inside(before(x)))")
+    assert world.calls == [
+        ("do", "before", "x"),
+        ("do", "inside", "before(x)"),
+        ("do", "after", "inside(before(x))"),
+    ]
+
+
+def test_an_engine_is_handed_every_step_around_and_inside_a_body() -> None:
+    from typed_saga import engine
+
+    world = World()
+    handed: list[str] = []
+
+    def invoke(info: engine.StepInfo, value: object) -> object:
+        handed.append(f"do {info.name}")
+        return info.action(value)
+
+    def undo(info: engine.StepInfo, output: object) -> object:
+        handed.append(f"undo {info.name}")
+        assert info.compensate is not None
+        return info.compensate(output)
+
+    inside = step("inside", world.action("inside"), world.undo("u-inside"))
+
+    @saga("glue")
+    def body(value: str) -> Body[str, str]:
+        return (yield from inside(value))
+
+    whole = (
+        step("before", world.action("before"), world.undo("u-before"))
+        .then(body)
+        .then(step("after", world.failing("after")))
+    )
+    assert engine.run(whole, "x", invoke=invoke, undo=undo) == Failure("after failed")
+    assert handed == [
+        "do before",
+        "do inside",
+        "do after",
+        "undo inside",
+        "undo before",
+    ]
+    assert world.undone == ["u-inside", "u-before"]
+
+
 # -- several parameters ------------------------------------------------------------
 
 
@@ -788,6 +972,44 @@ def test_a_body_definition_says_what_its_picture_cannot_show() -> None:
     picture = body.to_mermaid()
     assert "trip" in picture
     assert "body trip<br/>its steps are known only when it runs" in picture
+
+
+@pytest.mark.parametrize(("failing", "reached"), [("a", ["a"]), ("b", ["a", "b"])])
+def test_the_report_of_a_run_with_a_body_ends_at_the_failed_step(
+    runner: Runner, failing: str, reached: list[str]
+) -> None:
+    """A definition with a body reports the steps its run reached: a stretch
+    of steps before the body ends at the one that failed."""
+    world = World()
+    steps = [
+        runner.step(
+            name,
+            world.failing(name) if name == failing else world.action(name),
+            world.undo(f"u{name}"),
+        )
+        for name in "abc"
+    ]
+
+    @runner.body("glue")
+    def glue(value: str) -> Any:
+        return (yield from steps[0](value))
+
+    report = runner.run_with_report(runner.chain(*steps, glue), "x")
+    assert report.result == Failure(f"{failing} failed")
+    assert [r.name for r in report.steps] == reached
+    assert report.steps[-1].outcome is StepOutcome.FAILED
+
+
+def test_current_step_names_the_saga(runner: Runner) -> None:
+    seen: list[str | None] = []
+
+    def note(value: str) -> Result[str, str]:
+        seen.append(current_step().saga)
+        return Success(value)
+
+    named = runner.chain(runner.step("a", note), runner.step("b", note))
+    runner.run(named.named("provision"), "x")
+    assert seen == ["provision", "provision"]
 
 
 def test_current_step_numbers_a_step_called_again(runner: Runner) -> None:

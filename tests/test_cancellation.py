@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 import pytest
 import trio
+import trio.testing
 from returns.result import Failure, Result, Success
 
 from typed_saga import AsyncBody, AsyncSaga, StepOutcome, step
@@ -551,6 +552,38 @@ def test_hung_compensation_times_out_during_cancellation(backend: str) -> None:
 
     assert anyio.run(main, backend=backend) is True
     assert hung.undone == ["c", "a"]
+
+
+@pytest.mark.parametrize("late_by", [0.0, 1.0])
+def test_a_compensation_that_blocks_until_its_timeout_finished_late(
+    late_by: float,
+) -> None:
+    """trio's mock clock: ``b``'s compensation moves the clock to its
+    deadline (or past it) without awaiting, as one that blocks would. It could
+    not be interrupted; it finished too late, so it counts as failed."""
+    clock = trio.testing.MockClock()
+    hung = Hung()
+
+    async def block(n: int) -> Result[None, str]:
+        clock.jump(5 + late_by)
+        hung.undone.append("b")
+        return Success(None)
+
+    async def main() -> Any:
+        return await hung.saga(undo_b=block).run_with_report(
+            1, on_compensation_failure="continue", compensation_timeout=5
+        )
+
+    report = anyio.run(main, backend="trio", backend_options={"clock": clock})
+    assert hung.undone == ["c", "b", "a"]
+    record = report.steps[1]
+    assert record.outcome is StepOutcome.COMPENSATION_FAILED
+    assert isinstance(record.error, TimeoutError)
+    assert str(record.error) == (
+        "compensation of step 'b' finished after 5.0 s (compensation_timeout): it "
+        "could not be interrupted (it blocked without awaiting, or awaited a thread "
+        "that cannot be abandoned), so it counts as failed"
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -1, 0.0, math.nan, "1", True, [1]])

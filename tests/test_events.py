@@ -29,6 +29,7 @@ from typed_saga import (
     StepFailed,
     StepStarted,
     StepSucceeded,
+    current_step,
     parallel,
     step,
 )
@@ -518,6 +519,26 @@ def test_listeners_see_nothing_of_other_runs(runner: Runner) -> None:
     runner.run(saga, "req")
     runner.run(saga, "req", listeners=[seen])
     assert len({event.run_id for event in seen.events}) == 1
+
+
+def test_current_step_in_a_listener_is_the_step_only_while_one_runs(
+    runner: Runner,
+) -> None:
+    """A listener may call ``current_step()``: during ``StepStarted`` it is
+    the step; for ``SagaStarted``, before any step, it raises ``LookupError``."""
+    world = World()
+    seen: dict[str, str | None] = {}
+
+    def listener(event: Event) -> None:
+        try:
+            step_name: str | None = current_step().step
+        except LookupError:
+            step_name = None
+        seen.setdefault(type(event).__name__, step_name)
+
+    runner.run(runner.step("a", world.action("a")), "x", listeners=[listener])
+    assert seen["SagaStarted"] is None
+    assert seen["StepStarted"] == "a"
 
 
 # -- logging -----------------------------------------------------------------

@@ -689,7 +689,13 @@ def test_a_cancellation_during_a_groups_unwinding_waits_then_propagates() -> Non
 
         saga = parallel(step("a", fail_late), step("b", ok, compensate=slow_undo))
         task = asyncio.ensure_future(saga.run(1))
-        await started.wait()
+        # wait for the unwinding to start, or for a broken run to end first
+        # (then fail now rather than wait forever)
+        waiting = asyncio.ensure_future(started.wait())
+        await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.is_set():
+            waiting.cancel()
+            pytest.fail(f"the run ended before it unwound branch b: {task!r}")
         task.cancel()
         await asyncio.sleep(0)
         release.set()

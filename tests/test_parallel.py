@@ -9,6 +9,7 @@ or raised.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -19,7 +20,19 @@ import pytest
 import trio
 from returns.result import Failure, Result, Success
 
-from typed_saga import AsyncSaga, Saga, StepOutcome, StepRecord, parallel, step
+from typed_saga import (
+    AsyncBody,
+    AsyncSaga,
+    Event,
+    Saga,
+    SagaFailed,
+    StepOutcome,
+    StepRecord,
+    current_step,
+    parallel,
+    saga,
+    step,
+)
 
 AnySaga = Saga[Any, Any, Any] | AsyncSaga[Any, Any, Any]
 
@@ -190,6 +203,37 @@ def test_two_to_six_branches_of_several_steps(backend: str, k: int) -> None:
     assert world.undone == []
 
 
+def test_branches_that_are_bodies_run_and_unwind_like_chains(backend: str) -> None:
+    world = World()
+    l1, l2, r1 = world.async_("l.1"), world.sync("l.2"), world.async_("r.1")
+
+    @saga("left")
+    def left(value: str) -> AsyncBody[str, str]:
+        first = yield from l1(value)
+        return (yield from l2(first))
+
+    @saga("right")
+    def right(value: str) -> AsyncBody[str, str]:
+        return (yield from r1(value))
+
+    both = parallel(left, right, name="both")
+    assert run(backend, both, "x") == Success(("l.2(l.1(x))", "r.1(x)"))
+
+    world.calls.clear()
+    report = report_of(backend, both.then(world.failing("late", Failure("no"))), "x")
+    assert report.result == Failure("no")
+    assert report.steps[0].branches == (
+        (
+            StepRecord("l.1", StepOutcome.COMPENSATED),
+            StepRecord("l.2", StepOutcome.COMPENSATED),
+        ),
+        (StepRecord("r.1", StepOutcome.COMPENSATED),),
+    )
+    assert world.undone.index("l.2") < world.undone.index("l.1")
+    assert world.argument("undo", "l.2") == "l.2(l.1(x))"
+    assert world.argument("undo", "r.1") == "r.1(x)"
+
+
 def test_sync_only_branches_make_an_async_saga(backend: str) -> None:
     """``parallel`` of plain ``Saga`` values is an ``AsyncSaga``."""
     world = World()
@@ -267,6 +311,29 @@ def test_failing_branch_unwinds_everything_and_returns_its_failure(
         ("slow.1", StepOutcome.COMPENSATED),
         ("slow.2", StepOutcome.FAILED),  # cut short by the cancellation
     ]
+
+
+def test_a_branch_that_fails_midway_reports_its_later_steps_not_run(
+    backend: str,
+) -> None:
+    world = World()
+    saga = parallel(
+        world.sync("a.1")
+        .then(world.failing("a.2", Failure("no")))
+        .then(world.sync("a.3")),
+        world.sync("b.1"),
+        name="fan",
+    )
+    report = report_of(backend, saga, 0)
+    assert report.result == Failure("no")
+    assert report.steps[0].branches == (
+        (
+            StepRecord("a.1", StepOutcome.COMPENSATED),
+            StepRecord("a.2", StepOutcome.FAILED, "no"),
+            StepRecord("a.3", StepOutcome.NOT_RUN),
+        ),
+        (StepRecord("b.1", StepOutcome.COMPENSATED),),
+    )
 
 
 def test_first_failure_in_time_wins(backend: str) -> None:
@@ -372,6 +439,148 @@ def test_exception_in_a_branch_reraised_after_everything_unwound(backend: str) -
     notes = "\n".join(boom.__notes__)
     assert "'b.2'" in notes
     assert "parallel" in notes
+
+
+class BranchError(Exception):
+    pass
+
+
+def test_every_other_branch_failure_is_noted_in_time_order_and_logged(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three branches raise without a checkpoint, so all three fail: the
+    first is raised; the note names it, then the others in the order they
+    failed; each other one is logged at ERROR with the run's id."""
+    order: list[str] = []
+    crashes = {name: BranchError(name) for name in "abc"}
+    number = {"a": 1, "b": 2, "c": 3}
+
+    def raising(name: str) -> Callable[[object], Result[object, str]]:
+        def act(_: object) -> Result[object, str]:
+            order.append(name)
+            raise crashes[name]
+
+        return act
+
+    async def ok(value: object) -> Result[object, str]:
+        return Success(value)
+
+    saga = step("s0", ok).then(
+        parallel(*(step(name, raising(name)) for name in "abc"), name="fan")
+    )
+    with (
+        caplog.at_level(logging.ERROR, logger="typed_saga"),
+        pytest.raises(BranchError) as caught,
+    ):
+        run(backend, saga, 1, run_id="run-7")
+    first, *others = order
+    assert sorted(order) == ["a", "b", "c"]
+    assert caught.value is crashes[first]
+    also = [
+        f"also failed: step {name!r} of branch {number[name]} of parallel group "
+        f"'fan': BranchError: {name}"
+        for name in others
+    ]
+    assert caught.value.__notes__[-1].splitlines()[1:] == [
+        f"  raised in step {first!r} of branch {number[first]} of parallel group 'fan'",
+        *(f"  {line}" for line in also),
+    ]
+    logged = [r for r in caplog.records if r.getMessage().startswith("also failed")]
+    assert [r.getMessage() for r in logged] == also
+    assert [getattr(r, "saga_run_id", None) for r in logged] == ["run-7"] * 2
+
+
+@pytest.mark.parametrize("how", ["raise", "failure"])
+def test_a_failing_branch_keeps_the_failed_and_left_compensations_of_another(
+    backend: str, how: str
+) -> None:
+    """Branch a completed; branch b then fails. Under "stop", a.2's failed
+    compensation leaves a.1: the note (when b raised) and the ``SagaFailed``
+    event name both, by their step names."""
+    world = World()
+    events: list[Event] = []
+    crash = BranchError("b is down")
+    a2 = step("a.2", same, compensate=world.undo_failing("a.2"))
+    b = (
+        world.raising("b", crash)
+        if how == "raise"
+        else world.failing("b", Failure("b refused"))
+    )
+    saga = parallel(world.sync("a.1").then(a2), b, name="fan")
+    if how == "raise":
+        with pytest.raises(BranchError) as caught:
+            run(backend, saga, 0, listeners=[events.append])
+        assert caught.value.__notes__[-1] == (
+            "typed-saga: parallel group 'fan' raised; the 0 completed step(s) "
+            "before it were unwound (on_compensation_failure='stop')\n"
+            "  compensation of step 'a.2' failed: 'cannot undo a.2'\n"
+            "  left un-compensated: 'a.1'\n"
+            "  raised in step 'b' of branch 2 of parallel group 'fan'"
+        )
+    else:
+        assert run(backend, saga, 0, listeners=[events.append]) == Failure("b refused")
+    [failed] = [e for e in events if isinstance(e, SagaFailed)]
+    assert failed.left_uncompensated == ("a.1",)
+    assert world.undone == ["a.2"]
+
+
+def test_of_two_fatal_branch_compensations_the_first_is_raised_the_other_noted(
+    backend: str,
+) -> None:
+    raised: list[str] = []
+
+    async def undo_first(_: object) -> Result[None, str]:
+        raised.append("first")
+        raise KeyboardInterrupt("first")
+
+    async def undo_second(_: object) -> Result[None, str]:
+        while not raised:  # raises after the first one did, whatever the order
+            await anyio.sleep(0)
+        raise KeyboardInterrupt("second")
+
+    saga = parallel(
+        step("a", same, compensate=undo_first), step("b", same, compensate=undo_second)
+    ).then(step("c", lambda _: Failure("c failed")))
+    with pytest.raises(KeyboardInterrupt) as caught:
+        run(backend, saga, 0)
+    assert caught.value.args == ("first",)
+    assert caught.value.__notes__[-1].endswith(
+        "\n  a compensation also raised KeyboardInterrupt: second"
+    )
+
+
+def test_a_cancellation_raised_by_a_step_is_a_branch_failure_that_loses_to_another() -> (
+    None
+):
+    """Under trio, a step that raises asyncio's ``CancelledError`` has not
+    been cancelled by this run: it fails its branch, and a real failure of
+    another branch, even a later one, is the group's result."""
+    stray = asyncio.CancelledError("from another loop")
+
+    def cancelled(_: object) -> Result[object, str]:
+        raise stray
+
+    async def refuse_later(_: object) -> Result[object, str]:
+        with anyio.CancelScope(shield=True):
+            await anyio.sleep(0)  # fails after the other branch, in any order
+        return Failure("b refused")
+
+    saga = parallel(step("a", cancelled), step("b", refuse_later), name="fan")
+    assert run("trio", saga, 0) == Failure("b refused")
+
+
+def test_a_cancellation_raised_by_a_step_is_raised_when_nothing_else_failed() -> None:
+    world = World()
+    stray = asyncio.CancelledError("from another loop")
+
+    def cancelled(_: object) -> Result[object, str]:
+        raise stray
+
+    saga = parallel(step("a", cancelled), world.sync("b"), name="fan")
+    with pytest.raises(asyncio.CancelledError) as caught:
+        run("trio", saga, 0)
+    assert caught.value is stray
+    assert world.undone == ["b"]
 
 
 def test_keyboard_interrupt_in_a_branch_is_never_swallowed(backend: str) -> None:
@@ -566,6 +775,91 @@ def test_asyncio_task_cancel_while_a_failed_group_unwinds() -> None:
 
     anyio.run(main, backend="asyncio")
     assert world.undone == ["a", "before"]
+
+
+def test_an_outer_cancellation_during_a_group_still_obeys_stop(backend: str) -> None:
+    """Cancelled while branch b hangs: branch a's compensation fails, so under
+    "stop" the step before the group is left; then the scope sees the
+    cancellation."""
+    world = World()
+    events: list[Event] = []
+    a2 = step("a.2", same, compensate=world.undo_failing("a.2"))
+
+    async def main() -> bool:
+        with anyio.CancelScope() as scope:
+            saga = world.async_("before").then(
+                parallel(world.sync("a.1").then(a2), world.hanging("b", scope.cancel))
+            )
+            await saga.run(0, listeners=[events.append])
+        return scope.cancelled_caught
+
+    assert anyio.run(main, backend=backend) is True
+    assert world.undone == ["a.2"]
+    [failed] = [e for e in events if isinstance(e, SagaFailed)]
+    assert set(failed.left_uncompensated) == {"a.1", "before"}
+
+
+def test_asyncio_second_cancel_while_a_cancelled_group_unwinds() -> None:
+    """The group is cancelled from outside; while its branches unwind, the
+    task is cancelled again. The run raises the first cancellation once
+    everything is unwound, and the second is delivered at the next await."""
+    world = World()
+    seen: list[tuple[object, ...]] = []
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def undo_a(value: object) -> Result[None, str]:
+        tasks[0].cancel("again")
+        await anyio.sleep(0)
+        world.calls.append(("undo", "a", value))
+        return Success(None)
+
+    def started() -> None:
+        tasks[0].cancel("first")
+
+    saga = world.async_("before").then(
+        parallel(step("a", same, compensate=undo_a), world.hanging("b", started))
+    )
+
+    async def caller() -> None:
+        try:
+            await saga.run(0)
+        except asyncio.CancelledError as cancelled:
+            seen.append(cancelled.args)
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError as cancelled:
+            seen.append(cancelled.args)
+            raise
+
+    async def main() -> None:
+        tasks.append(asyncio.ensure_future(caller()))
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[0]
+
+    anyio.run(main, backend="asyncio")
+    assert world.undone == ["a", "before"]
+    assert seen == [("first",), ("again",)]
+
+
+def test_current_step_in_a_worker_thread_of_a_branch_and_of_its_compensation(
+    backend: str,
+) -> None:
+    keys: list[str] = []
+
+    def key() -> str:
+        return current_step().key
+
+    async def act(value: object) -> Result[object, str]:
+        keys.append(await anyio.to_thread.run_sync(key))
+        return Success(value)
+
+    async def undo(_: object) -> Result[None, str]:
+        keys.append(await anyio.to_thread.run_sync(key))
+        return Success(None)
+
+    saga = parallel(step("a", act, compensate=undo), step("b", same), name="fan")
+    run(backend, saga.then(step("c", lambda _: Failure("no"))), 0, run_id="r")
+    assert keys == ["r/fan/1/a", "r/fan/1/a/compensate"]
 
 
 # -- compensation failures inside a branch -------------------------------------------------

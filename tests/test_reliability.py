@@ -30,6 +30,7 @@ from typed_saga import (
     SagaReport,
     StepFailed,
     StepOutcome,
+    StepRecord,
     StepStarted,
     async_step,
     parallel,
@@ -195,6 +196,43 @@ def test_3_an_exception_that_refuses_notes_propagates_unchanged(
         runner.run(saga, "x")
     assert caught.value is exc
     assert world.undone == ["ua"]
+
+
+def _notes_refusing(kind: str) -> Exception:
+    if kind == "frozen":
+        return FrozenError(7)
+    if kind == "tuple-notes":
+        return TupleNotes()
+    renoted = RuntimeError("raised again")
+    renoted.__notes__ = (  # type: ignore[assignment]
+        "a note of the caller's",
+        "typed-saga: from an earlier run",
+    )
+    return renoted
+
+
+@pytest.mark.parametrize("kind", ["frozen", "tuple-notes", "tuple-with-ours"])
+def test_3_an_exception_that_refuses_add_note_gets_the_note_all_the_same(
+    runner: Runner, kind: str
+) -> None:
+    """``add_note`` fails on a frozen dataclass and on a tuple of notes; the
+    note is set directly instead, after the caller's own notes (and in place
+    of a typed-saga note from an earlier run)."""
+    world = World()
+    exc = _notes_refusing(kind)
+    saga = runner.chain(
+        runner.step("a", world.action("a"), world.undo("ua")),
+        runner.step("b", world.raising("b", exc)),
+    )
+    with pytest.raises(type(exc)) as caught:
+        runner.run(saga, "x")
+    assert caught.value is exc
+    callers = [] if kind == "frozen" else ["a note of the caller's"]
+    assert exc.__notes__ == [
+        *callers,
+        "typed-saga: step 'b' raised; the 1 completed step(s) before it were "
+        "unwound (on_compensation_failure='stop')",
+    ]
 
 
 def test_3_a_reused_exception_carries_one_typed_saga_note(runner: Runner) -> None:
@@ -385,6 +423,45 @@ def test_5_task_cancel_while_unwinding_after_a_raise_is_not_swallowed() -> None:
     assert undone == ["a"]
 
 
+def test_5_a_cancellation_rearmed_after_the_unwinding_keeps_its_message() -> None:
+    """The cancellation that arrived while the runner unwound is delivered
+    again at the caller's next await, as it was sent (its message too)."""
+    seen: list[tuple[object, ...]] = []
+
+    async def main() -> None:
+        task: asyncio.Task[Any] | None = None
+
+        async def cancelling_undo(_: object) -> Result[None, str]:
+            assert task is not None
+            task.cancel("shutting down")
+            await anyio.sleep(0)
+            return Success(None)
+
+        async def ok(value: object) -> Result[object, str]:
+            return Success(value)
+
+        async def boom(_: object) -> Result[object, str]:
+            raise BranchError("the action raised")
+
+        saga = step("a", ok, cancelling_undo).then(step("b", boom))
+
+        async def caller() -> None:
+            with pytest.raises(BranchError):
+                await saga.run(1)
+            try:
+                await asyncio.sleep(1)
+            except asyncio.CancelledError as cancelled:
+                seen.append(cancelled.args)
+                raise
+
+        task = asyncio.ensure_future(caller())
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    anyio.run(main, backend="asyncio")
+    assert seen == [("shutting down",)]
+
+
 # -- 6. KeyboardInterrupt from a compensation ---------------------------------------
 
 
@@ -416,6 +493,36 @@ def test_6_keyboard_interrupt_from_a_compensation_is_reported(runner: Runner) ->
     ]
     assert report.needs_cleanup == ("a", "b")
     assert "KeyboardInterrupt raised while unwinding" in interrupt.__notes__[-1]
+
+
+def test_6_the_note_and_report_of_an_interrupt_name_the_failure_it_interrupted(
+    runner: Runner,
+) -> None:
+    world = World()
+    interrupt = KeyboardInterrupt("stop")
+
+    def interrupted(_: object) -> Result[None, str]:
+        raise interrupt
+
+    saga = runner.chain(
+        runner.step("a", world.action("a"), world.undo("ua")),
+        runner.step("b", world.action("b"), interrupted),
+        runner.step("c", world.failing("c")),
+    ).named("provision")
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(saga, "x")
+    assert interrupt.__notes__ == [
+        "typed-saga: KeyboardInterrupt raised while unwinding the 2 completed "
+        "step(s) before step 'c' (which failed with 'c failed'); the unwinding "
+        "stopped there\n"
+        "  compensation of step 'b' failed: KeyboardInterrupt: stop\n"
+        "  left un-compensated: 'a'"
+    ]
+    report = SagaReport.of(interrupt)
+    assert report is not None
+    assert report.name == "provision"
+    assert report.steps[-1] == StepRecord("c", StepOutcome.FAILED, "c failed")
+    assert report.steps[1].error is interrupt
 
 
 def test_6_the_opentelemetry_span_ends_after_an_interrupt() -> None:
@@ -572,6 +679,44 @@ def test_10_a_success_subclass_continues_the_run(runner: Runner) -> None:
         runner.step("b", world.action("b")),
     )
     assert runner.run(saga, "x") == Success("b(x)")
+
+
+def test_10_a_success_subclass_ends_a_run_a_stretch_and_a_body_call(
+    runner: Runner,
+) -> None:
+    world = World()
+    last = runner.chain(runner.step("a", world.action("a")), runner.step("ok", Ok))
+    result = runner.run(last, "x")
+    assert type(result) is Ok
+    assert result.unwrap() == "a(x)"
+
+    ok = runner.step("ok", Ok)
+    b = runner.step("b", world.action("b"))
+
+    @runner.body("glue")
+    def glue(value: object) -> Any:
+        first = yield from ok(value)
+        return (yield from b(first))
+
+    assert runner.run(runner.chain(ok, glue), "y") == Success("b(y)")
+
+
+def test_10_a_success_subclass_from_a_branch_or_a_compensation(backend: str) -> None:
+    async def ok(value: object) -> Result[object, str]:
+        return Success(value)
+
+    async def undo(_: object) -> Result[object, str]:
+        return Ok(None)
+
+    saga = parallel(step("a", ok, undo), step("b", Ok), name="fan").then(
+        step("c", lambda _: Failure("no"))
+    )
+    report = anyio.run(saga.run_with_report, 1, backend=backend)
+    assert report.result == Failure("no")
+    assert [(r.name, r.outcome) for r in report.steps] == [
+        ("fan", StepOutcome.COMPENSATED),
+        ("c", StepOutcome.FAILED),
+    ]
 
 
 def test_10_a_forgotten_inner_await_is_named_as_such(backend: str) -> None:
@@ -747,3 +892,38 @@ def test_10_the_report_of_a_run_that_raised_is_on_the_exception(runner: Runner) 
     with pytest.raises(BranchError):
         runner.run(saga, "x", listeners=[events.append])
     assert any(isinstance(e, StepFailed) and e.error is crash for e in events)
+
+
+def test_10_the_report_kept_on_a_raised_exception_never_refers_to_it(
+    backend: str,
+) -> None:
+    """Its records name the exception by a placeholder, in a group's branches
+    too, so the report adds no reference cycle through the traceback;
+    ``SagaReport.of`` puts the exception back."""
+    crash = BranchError("down")
+
+    async def boom(_: object) -> Result[object, str]:
+        raise crash
+
+    saga = parallel(step("a", _echo), step("b", boom), name="fan")
+    with pytest.raises(BranchError):
+        anyio.run(saga.run, 1, backend=backend)
+    assert not [r for r in gc.get_referrers(crash) if isinstance(r, StepRecord)]
+    report = SagaReport.of(crash)
+    assert report is not None
+    assert report.steps[0].branches[1] == (StepRecord("b", StepOutcome.FAILED, crash),)
+
+
+def test_10_the_report_on_a_raised_exception_names_the_saga(runner: Runner) -> None:
+    world = World()
+    crash = BranchError("down")
+    saga = runner.chain(
+        runner.step("a", world.action("a"), world.undo("ua")),
+        runner.step("b", world.raising("b", crash)),
+    ).named("provision")
+    with pytest.raises(BranchError):
+        runner.run(saga, "x")
+    report = SagaReport.of(crash)
+    assert report is not None
+    assert report.name == "provision"
+    assert str(report).startswith("saga 'provision' failed at step 'b'")

@@ -116,7 +116,8 @@ class _Run:
         self, segs: tuple[Segment, ...], state: object, trace: Trace
     ) -> object:
         """Run ``segs`` in order; the last ``Success`` or the first non-success."""
-        result: object = None
+        # never returned: there is always a segment (segments() makes one at least)
+        result: object = None  # pragma: no mutate
         for seg in segs:
             if isinstance(seg, BodyNode):
                 result = await self.body(seg, state, trace)
@@ -250,8 +251,13 @@ class _Run:
         jobs = [
             functools.partial(branch, number, nodes, value, sub)
             for number, (nodes, value, sub) in enumerate(
-                zip(group.branches, inputs, subs, strict=True)
-            )  # pragma: no mutate (equal lengths by construction)
+                zip(
+                    group.branches,
+                    inputs,
+                    subs,
+                    strict=True,  # pragma: no mutate (equal lengths by construction)
+                )
+            )
         ]
         try:
             await self.runtime.together(jobs)
@@ -415,7 +421,8 @@ class _Run:
                     self.leave(sub, sub_index)
                 for label in sub.left:
                     trace.add_left(label)
-                sub.left = ()
+                # moved up: a group left is never unwound, so nothing reads it again
+                sub.left = ()  # pragma: no mutate
         elif node.compensate is not None:
             leave(trace, index, self.obs)
 
@@ -426,7 +433,8 @@ class _Run:
         success, else its error (a ``TimeoutError`` when it ran out of time,
         also when it could not be interrupted and finished late)."""
         assert self.timeout is not None
-        error: object = _OK
+        # set by the call below, unless the scope caught the cancellation
+        error: object = _OK  # pragma: no mutate
         with anyio.move_on_after(self.timeout) as deadline:
             error = await _call_compensation(node, trace, index)
         if deadline.cancelled_caught:

@@ -29,7 +29,8 @@ def drive(
     first result that is not one (as ``_fold._forward`` does)."""
     reached = trace.nodes
     assert isinstance(reached, list)
-    result: object = None
+    # never returned: there is always a segment (segments() makes one at least)
+    result: object = None  # pragma: no mutate
     state = value
     for seg in segs:
         if isinstance(seg, BodyNode):
@@ -64,7 +65,9 @@ def _body(body: BodyNode, value: object, trace: Trace, obs: Observer) -> object:
             if type(call) is not Call:
                 reached.append(body)
                 raise bad_yield(body, call)
-            nodes = call.definition.chain  # its steps, if it has no body
+            # its steps, if it has no body: a shortcut for drive() below, which
+            # runs a chain's one stretch of steps the same way
+            nodes = call.definition.chain  # pragma: no mutate
             if nodes:
                 if trace.run.mapper is not None:
                     nodes = trace.run.mapper(nodes)

@@ -87,8 +87,11 @@ class Observer:
     def quiet(cls, saga: str | None) -> Observer:
         """The shared observer for runs nobody listens to."""
         stand_in = cls(saga, ())
-        stand_in.verbose = False
-        stand_in.progress = ()
+        # Only what the runners build differs: its one listener, the logging
+        # one, drops the success-path events (DEBUG is off when it is used),
+        # and ``progress`` is read only when ``verbose``.
+        stand_in.verbose = False  # pragma: no mutate
+        stand_in.progress = ()  # pragma: no mutate
         return stand_in
 
     def emit(self, event: Event, to: tuple[Listener, ...] | None = None) -> None:
@@ -315,7 +318,7 @@ class Trace:
     def label(self, index: int) -> str:
         """The name of ``nodes[index]`` in this run: its step name, with
         ``#2``, ``#3``... when the name came before (a step called in a loop)."""
-        labels = self._labels
+        labels = self._labels  # pragma: no mutate (a cache: rebuilt, the same)
         if labels is None:
             labels = self._labels = []
             self._seen = {}
@@ -349,7 +352,7 @@ class Trace:
         """Drop what a raised exception would otherwise keep alive (outputs,
         and the exception itself: a reference cycle through its traceback)."""
         self.outputs.clear()
-        self.error = None
+        self.error = None  # pragma: no mutate (only drops it: never read after)
         for subs in self.branches.values():
             for sub in subs:
                 sub.release()
@@ -438,8 +441,9 @@ NOTE_PREFIX: Final = "typed-saga: "
 def add_note(exc: BaseException, text: str) -> None:
     """Put ``text`` on ``exc`` as its one typed-saga note, replacing an earlier
     one (an exception object reused across runs carries at most one). Never
-    raises: an exception that refuses notes (frozen, odd ``__notes__``)
-    propagates without one, unchanged."""
+    raises: where ``add_note`` fails (a frozen dataclass, a tuple of
+    ``__notes__``), the notes are set directly, the caller's own kept; an
+    exception that refuses even that propagates without one, unchanged."""
     text = NOTE_PREFIX + text
     try:
         notes = exc.__dict__.get("__notes__")
