@@ -171,8 +171,8 @@ def async_notes(count: Count) -> str:
         "cannot cut the compensations short: inside "
         "`anyio.CancelScope(shield=True)` and, on asyncio (where "
         "`Task.cancel()` passes through shields), in a task of its own behind "
-        "`asyncio.shield`. The async loop, its compensations run the same way by "
-        "hand, gives what that costs:",
+        "`asyncio.shield`. The async loop with its compensations run the same way "
+        "by hand shows what that costs:",
         "",
     ]
     for backend, kind in (
