@@ -28,10 +28,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import sections
+from sections import replace_section
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
-SECTION = "## Durable runs on DBOS"
+SECTION = sections.DBOS
 STEPS = 20
 
 
@@ -230,22 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     section += "\n" + "\n".join(rows) + "\n"
     print(section)
     if args.output != "-":
-        _write(Path(args.output), section)
+        replace_section(Path(args.output), SECTION, section)
         print(f"[bench] wrote {args.output}", file=sys.stderr)
     return 0
-
-
-def _write(path: Path, section: str) -> None:
-    """Replace this section of ``path`` (or append it), leaving the rest."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        rest = text[end + 1 :] if end >= 0 else ""
-        text = text[:start] + section + ("\n" + rest if rest else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

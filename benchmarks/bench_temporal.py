@@ -33,13 +33,15 @@ from returns.result import Failure, Result, Success
 from temporalio import activity, workflow
 from temporalio.client import Client
 
+import sections
+from sections import replace_section
 from typed_saga import AsyncSaga, step
 from typed_saga.temporal import DistributedSaga, distributed, saga_worker
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
-SECTION = "## Distributed runs on Temporal"
+SECTION = sections.TEMPORAL
 STEPS = 20
 TIMEOUT = timedelta(seconds=30)
 
@@ -221,22 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     section += "\n" + _row(times) + "\n"
     print(section)
     if args.output != "-":
-        _write(Path(args.output), section)
+        replace_section(Path(args.output), SECTION, section)
         print(f"[bench] wrote {args.output}", file=sys.stderr)
     return 0
-
-
-def _write(path: Path, section: str) -> None:
-    """Replace this section of ``path`` (or append it), leaving the rest."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        rest = "" if end < 0 else text[end + 1 :]
-        text = text[:start] + section + ("\n" + rest if rest else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
