@@ -66,14 +66,15 @@ docs-outputs: $(VENV)/.installed-dev
 matrix: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.type_matrix --write
 
-# Not part of `make test`: figures go to BENCHMARKS.md (a few minutes; the
+# Not part of `make test`: figures go to BENCHMARKS.md (about 15 minutes; the
 # DBOS section starts its own Postgres, and the Temporal one its own dev
-# server, as the tests do).
+# server, as the tests do; the last section times the five type checkers).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install -q -e '.[dev,otel,dbos,temporal,bench]'
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bench_dbos.py
 	$(BIN)/python benchmarks/bench_temporal.py
+	$(BIN)/python benchmarks/bench_checkers.py --repeat 3
 
 # Mutation testing of the runner modules (several minutes): see docs/contributing.md.
 mutation: $(VENV)/.installed-dev
