@@ -368,6 +368,38 @@ def test_a_run_id_that_already_ran_gives_its_result_and_runs_nothing(
     assert effects()[0]["once/allocate quota"] == 1
 
 
+def test_a_run_id_of_another_saga_is_an_error_not_its_result(target: str) -> None:
+    """Every saga runs as the one generic workflow, so a run id is the only
+    link from a client to a run: asking the wrong saga for it is refused
+    (here both sagas have the same types, so a wrong answer would pass)."""
+    other = sagas.registered("provision-continue")
+
+    async def scenario(client: Client, task_queue: str) -> Any:
+        first = await provision().run(
+            client, sagas.Request("eu-8"), task_queue=task_queue, run_id="shared-id"
+        )
+        errors = []
+        for ask in (
+            other.run(
+                client, sagas.Request("eu-8"), task_queue=task_queue, run_id="shared-id"
+            ),
+            other.result(client, "shared-id"),
+        ):
+            with pytest.raises(ValueError, match="is a run of saga") as caught:
+                await ask
+            errors.append(str(caught.value))
+        return first, errors
+
+    first, errors = run(target, ["provision", "provision-continue"], scenario)
+    assert first == Success(sagas.Server("s-eu-8", "n-eu-8"))
+    for error in errors:
+        assert (
+            "'shared-id' is a run of saga 'provision', not of 'provision continue'"
+            in error
+        )
+    assert effects()[0]["shared-id/allocate quota"] == 1
+
+
 def test_one_definition_runs_concurrently(target: str) -> None:
     async def scenario(client: Client, task_queue: str) -> Any:
         return await asyncio.gather(

@@ -297,7 +297,9 @@ class _Spec:
             )
         out, err = types
         self.input_hint = _input_hint(saga, info)
-        self.result_hint = _tagged("StepResult", {"ok": out, "err": err, "step": str})
+        self.result_hint = _tagged(
+            "StepResult", {"ok": out, "err": err, "step": str, "saga": str}
+        )
         undo_types = None if info.compensate is None else result_types(info.compensate)
         undo_err = Any if undo_types is None else undo_types[1]
         self.undo_hint = _tagged("UndoResult", {"ok": Any, "err": undo_err})
@@ -400,7 +402,7 @@ class _Registration:
                     "annotate it"
                 )
         self.input_hint = plan.input_type
-        self.output_hint = _tagged("RunResult", {"ok": plan.output_type})
+        self.output_hint = _tagged("RunResult", {"ok": plan.output_type, "saga": str})
         self.activities = tuple(self._activities())
 
     def _activities(self) -> list[tuple[str, Callable[..., Awaitable[RawValue]]]]:
@@ -720,6 +722,7 @@ class _Interpreter:
         else:
             _, step = self.failed_at.get(id(result), (None, ""))
             tagged = {"err": result.failure(), "step": step}
+        tagged["saga"] = reg.name  # so that a client decodes it as this saga's
         try:
             return RawValue(converter.to_payload(tagged))
         except Exception as exc:
@@ -897,7 +900,7 @@ class DistributedRun(Generic[_Out_co, _Err_co]):
             raw = await self.handle.result()
         except WorkflowFailureError as exc:
             raise _client_error(self.run_id, exc) from exc
-        decoded = self._saga._decode(self._converter, raw)
+        decoded = self._saga._decode(self._converter, raw, self.run_id)
         return cast("Result[_Out_co, _Err_co]", decoded)
 
     async def cancel(self) -> None:
@@ -974,7 +977,8 @@ class DistributedSaga(Generic[_In_contra, _Out_co, _Err_co]):
         ``run_id`` (default: a fresh one) is the Temporal workflow id: a run
         id already used — its run running or finished — gives that run, and
         starts nothing, whatever ``value`` is (so a retried request with the
-        same id runs the saga once)."""
+        same id runs the saga once). A run id another saga used gives that
+        saga's run, whose result this saga refuses (``ValueError``)."""
         run_id = _check_run_id(run_id)
         try:
             handle = await client.start_workflow(
@@ -1024,9 +1028,16 @@ class DistributedSaga(Generic[_In_contra, _Out_co, _Err_co]):
         :meth:`DistributedRun.cancel`)."""
         await self.handle(client, run_id).cancel()
 
-    def _decode(self, converter: Any, raw: RawValue) -> Result[Any, Any]:
+    def _decode(self, converter: Any, raw: RawValue, run_id: str) -> Result[Any, Any]:
         head = converter.from_payload(raw.payload, dict)
         reg = self._registration
+        saga = head.get("saga", reg.name)  # absent from runs of an older version
+        if saga != reg.name:
+            raise ValueError(
+                f"run {run_id!r} is a run of saga {saga!r}, not of {reg.name!r}: "
+                "its result has that saga's types. A run id names one run of one "
+                f"saga: ask {saga!r} for it, or give this run an id of its own"
+            )
         if "ok" in head:
             return Success(
                 converter.from_payload(raw.payload, _hint_type(reg.output_hint))["ok"]
