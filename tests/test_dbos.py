@@ -293,6 +293,23 @@ def test_a_run_id_that_already_ran_returns_its_recorded_result(
     assert sqlite.journal.read_text() == journal
 
 
+def test_a_run_id_of_another_saga_is_refused_to_start_and_to_wait_for(
+    sqlite: Scenario,
+) -> None:
+    """A run id names one run of one saga: another saga may neither start a
+    run under it nor read its result (which has the first saga's types)."""
+    assert sqlite.process("run")["success"] == "shipped run-1"
+    journal = sqlite.journal.read_text()
+    started = sqlite.process("run", "--saga", "retried")
+    waited = sqlite.process("resume", "--saga", "retried")
+    assert started["raised"] == waited["raised"] == "ValueError"
+    assert "'typed-saga:chain:" in str(started["message"])
+    assert "not of 'typed-saga:retried:" in str(started["message"])
+    assert "is a run of 'typed-saga:chain:" in str(waited["message"])
+    assert "not of saga 'retried'" in str(waited["message"])
+    assert sqlite.journal.read_text() == journal  # nothing ran again
+
+
 def test_a_failure_is_recorded_once_never_retried(sqlite: Scenario) -> None:
     report = sqlite.process("run", "--fail")  # ship has Retry(attempts=3)
     assert report["failure"] == "no courier"

@@ -59,6 +59,7 @@ try:
         StepOptions,
         WorkflowHandle,
         WorkflowHandleAsync,
+        WorkflowStatus,
     )
     from dbos import error as dbos_error
 except ImportError as missing:  # pragma: no cover - the extra is installed in tests
@@ -725,10 +726,10 @@ class DurableSaga(Generic[_In_contra, _Out_co, _Err_co]):
     def result(self, run_id: str) -> Result[_Out_co, _Err_co]:
         """Wait for the run ``run_id`` (started here or by another process on
         the same database) and return its ``Result``, or raise what it raised;
-        ``LookupError`` if there is no such run."""
+        ``LookupError`` if there is no such run, ``ValueError`` if it is a run
+        of another saga."""
         self._check_id(run_id)
-        if DBOS.get_workflow_status(run_id) is None:
-            raise LookupError(f"no durable run {run_id!r} in this DBOS database")
+        self._check_owner(run_id, DBOS.get_workflow_status(run_id))
         handle: WorkflowHandle[Any] = DBOS.retrieve_workflow(run_id)
         return cast(
             "Result[_Out_co, _Err_co]", handle.get_result(polling_interval_sec=_POLL)
@@ -737,8 +738,7 @@ class DurableSaga(Generic[_In_contra, _Out_co, _Err_co]):
     async def result_async(self, run_id: str) -> Result[_Out_co, _Err_co]:
         """:meth:`result` for async code."""
         self._check_id(run_id)
-        if await DBOS.get_workflow_status_async(run_id) is None:
-            raise LookupError(f"no durable run {run_id!r} in this DBOS database")
+        self._check_owner(run_id, await DBOS.get_workflow_status_async(run_id))
         handle: WorkflowHandleAsync[Any] = await DBOS.retrieve_workflow_async(run_id)
         return cast(
             "Result[_Out_co, _Err_co]",
@@ -795,6 +795,19 @@ class DurableSaga(Generic[_In_contra, _Out_co, _Err_co]):
             return
         for stale in found:
             logger.warning("%s", stale.advice())
+
+    def _check_owner(self, run_id: str, status: WorkflowStatus | None) -> None:
+        """Refuse to wait for a run that is not one of this saga's (of this
+        definition or an earlier one): its result has another saga's types."""
+        if status is None:
+            raise LookupError(f"no durable run {run_id!r} in this DBOS database")
+        parsed = _parse(status.name)
+        if parsed is None or parsed[0] != self.name:
+            raise ValueError(
+                f"run {run_id!r} is a run of {status.name!r}, not of saga "
+                f"{self.name!r}: its result has that workflow's types. A run id "
+                "names one run of one saga: ask that saga for it"
+            )
 
     def _conflict(self, run_id: str) -> ValueError:
         status = DBOS.get_workflow_status(run_id)
