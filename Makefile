@@ -74,7 +74,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bench_dbos.py
 	$(BIN)/python benchmarks/bench_temporal.py
-	$(BIN)/python benchmarks/bench_checkers.py --repeat 3
+	$(BIN)/python benchmarks/bench_checkers.py
 
 # Mutation testing of the runner modules (several minutes): see docs/contributing.md.
 mutation: $(VENV)/.installed-dev
