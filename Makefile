@@ -33,7 +33,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src tests examples benchmarks scripts typesafety/pyright_dbos.py typesafety/pyright_temporal.py typesafety/conftest.py
+	$(BIN)/mypy
 	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 # What the docs' tests need besides Python packages: Mermaid's script and a
