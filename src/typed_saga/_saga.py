@@ -539,18 +539,8 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         awaits a thread that cannot be abandoned) runs to its end, and counts as
         failed if that end comes after the timeout.
         """
-        policy = check_policy(on_compensation_failure)
-        timeout = _check_timeout(compensation_timeout)
-        trace, obs = self._begin(listeners, run_id)
-        from typed_saga import _afold  # loaded by the first async run only
-
-        result = await _afold.run_nodes(
-            self.segments,
-            value,
-            policy,
-            obs,
-            timeout=timeout,
-            trace=trace,
+        result, _ = await self._run(
+            value, on_compensation_failure, compensation_timeout, listeners, run_id
         )
         return cast("Result[_Out_co, _Err_co]", result)
 
@@ -564,6 +554,23 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
         run_id: str | None = None,
     ) -> SagaReport[_Out_co, _Err_co]:
         """Like :meth:`run`, but also tell what happened to every step."""
+        result, trace = await self._run(
+            value, on_compensation_failure, compensation_timeout, listeners, run_id
+        )
+        return cast(
+            "SagaReport[_Out_co, _Err_co]", build_report(result, trace, self._name)
+        )
+
+    async def _run(
+        self,
+        value: object,
+        on_compensation_failure: Policy,
+        compensation_timeout: float | None,
+        listeners: Sequence[Listener],
+        run_id: str | None,
+    ) -> tuple[Result[object, object], Trace]:
+        """What :meth:`run` and :meth:`run_with_report` share: check the
+        options, run, return the result and the run's trace."""
         policy = check_policy(on_compensation_failure)
         timeout = _check_timeout(compensation_timeout)
         trace, obs = self._begin(listeners, run_id)
@@ -577,9 +584,7 @@ class AsyncSaga(_Definition, Generic[_In_contra, _Out_co, _Err_co]):
             timeout=timeout,
             trace=trace,
         )
-        return cast(
-            "SagaReport[_Out_co, _Err_co]", build_report(result, trace, self._name)
-        )
+        return result, trace
 
 
 @final
