@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sections
-from sections import replace_section
+from sections import engine_row, replace_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -149,26 +148,6 @@ def _measure(database: str, wal: bool, rounds: int) -> dict[str, list[float]]:
     return result
 
 
-def _quartiles(values: list[float]) -> tuple[float, float, float]:
-    q = statistics.quantiles(values, n=4)
-    return q[0], statistics.median(values), q[2]
-
-
-def _row(label: str, times: dict[str, list[float]]) -> str:
-    cells = [label]
-    for hand, durable_ in (("h", "d"), ("hf", "df")):
-        ratios = [d / h for h, d in zip(times[hand], times[durable_], strict=True)]
-        low, mid, high = _quartiles(ratios)
-        per_hand = statistics.median(times[hand]) / STEPS * 1000
-        per_durable = statistics.median(times[durable_]) / STEPS * 1000
-        cells += [
-            f"{per_hand:.2f} ms",
-            f"{per_durable:.2f} ms",
-            f"**{mid:.2f}x** ({low:.2f}-{high:.2f})",
-        ]
-    return "| " + " | ".join(cells) + " |"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -194,13 +173,16 @@ def main(argv: list[str] | None = None) -> int:
         ):
             print(f"[bench] {label} ...", file=sys.stderr, flush=True)
             path = str(Path(scratch) / f"bench-{int(wal)}.sqlite")
-            rows.append(_row(label, _measure(path, wal, rounds)))
+            rows.append(engine_row(label, _measure(path, wal, rounds), STEPS, digits=2))
         print("[bench] Postgres ...", file=sys.stderr, flush=True)
         server = start_postgres()
         try:
             rows.append(
-                _row(
-                    "Postgres 15, local", _measure(server.new_database(), False, rounds)
+                engine_row(
+                    "Postgres 15, local",
+                    _measure(server.new_database(), False, rounds),
+                    STEPS,
+                    digits=2,
                 )
             )
         finally:

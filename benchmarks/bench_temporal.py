@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -34,7 +33,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 
 import sections
-from sections import replace_section
+from sections import engine_row, replace_section
 from typed_saga import AsyncSaga, step
 from typed_saga.temporal import DistributedSaga, distributed, saga_worker
 
@@ -163,26 +162,6 @@ async def measure(target: str, rounds: int) -> dict[str, list[float]]:
     return times
 
 
-def _quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) < 2:
-        return values[0], values[0], values[0]
-    q = statistics.quantiles(values, n=4)
-    return q[0], statistics.median(values), q[2]
-
-
-def _row(times: dict[str, list[float]]) -> str:
-    cells = ["dev server (in memory), one worker"]
-    for hand, saga in (("h", "d"), ("hf", "df")):
-        ratios = [d / h for h, d in zip(times[hand], times[saga], strict=True)]
-        low, mid, high = _quartiles(ratios)
-        cells += [
-            f"{statistics.median(times[hand]) / STEPS * 1000:.1f} ms",
-            f"{statistics.median(times[saga]) / STEPS * 1000:.1f} ms",
-            f"**{mid:.2f}x** ({low:.2f}-{high:.2f})",
-        ]
-    return "| " + " | ".join(cells) + " |"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -220,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             "|---|---|---|---|---|---|---|",
         ]
     )
-    section += "\n" + _row(times) + "\n"
+    section += (
+        "\n"
+        + engine_row("dev server (in memory), one worker", times, STEPS, digits=1)
+        + "\n"
+    )
     print(section)
     if args.output != "-":
         replace_section(Path(args.output), SECTION, section)
