@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import io
 import re
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -165,6 +166,29 @@ def _check_excerpt(block: Block) -> None:
         f"{block.where}: this excerpt is not in any file under examples/; "
         "copy it from the example, or change both"
     )
+
+
+def check_prints_its_comments(example: Path, *args: str, timeout: float = 120) -> None:
+    """Run ``example`` (an excerpted example that needs a process of its own)
+    and check it prints, line by line, what its ``print(...)  # comment``
+    lines say (a comment ending in ``...``: a line starting with the rest)."""
+    proc = subprocess.run(
+        [sys.executable, str(example), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    source = example.read_text(encoding="utf-8")
+    expected = re.findall(r"print\(.*\)  # (.*)$", source, re.MULTILINE)
+    printed = proc.stdout.splitlines()
+    assert len(printed) == len(expected), proc.stdout
+    for line, comment in zip(printed, expected, strict=True):
+        if comment.endswith("..."):
+            assert line.startswith(comment.removesuffix("...")), (line, comment)
+        else:
+            assert line == comment, (line, comment)
 
 
 def _padded(block: Block) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.markdown_examples import check_prints_its_comments
+
 pytest.importorskip("dbos", reason="the dbos extra is not installed")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,22 +34,7 @@ def test_every_python_block_is_part_of_the_example() -> None:
 
 
 def test_the_example_prints_what_its_comments_say(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLE), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    expected = re.findall(r"print\(.*\)  # (.*)$", EXAMPLE.read_text(), re.MULTILINE)
-    printed = proc.stdout.splitlines()
-    assert len(printed) == len(expected), proc.stdout
-    for line, comment in zip(printed, expected, strict=True):
-        if comment.endswith("..."):
-            assert line.startswith(comment.removesuffix("...")), (line, comment)
-        else:
-            assert line == comment, (line, comment)
+    check_prints_its_comments(EXAMPLE, str(tmp_path))
 
 
 def test_the_crash_story_is_what_the_demo_prints() -> None:

@@ -5,11 +5,11 @@ a dev server, a worker and a client, and prints what its comments say."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.markdown_examples import check_prints_its_comments
 
 pytest.importorskip("temporalio", reason="the temporal extra is not installed")
 
@@ -32,19 +32,4 @@ def test_every_excerpt_is_part_of_the_example() -> None:
 
 
 def test_the_example_prints_what_its_comments_say() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    expected = re.findall(r"print\(.*\)  # (.*)$", EXAMPLE.read_text(), re.MULTILINE)
-    printed = proc.stdout.splitlines()
-    assert len(printed) == len(expected), proc.stdout
-    for line, comment in zip(printed, expected, strict=True):
-        if comment.endswith("..."):
-            assert line.startswith(comment.removesuffix("...")), (line, comment)
-        else:
-            assert line == comment, (line, comment)
+    check_prints_its_comments(EXAMPLE)
